@@ -1,0 +1,83 @@
+"""The imports that moved between Airflow 2 and Airflow 3, resolved once.
+
+Every other module imports these names from here, so the provider runs unchanged on
+Airflow 2.10 through the newest 3.x.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+try:
+    from airflow.sdk import BaseOperator, BaseOperatorLink, Context
+except ImportError:  # Airflow 2
+    from airflow.models.baseoperator import BaseOperator  # type: ignore[no-redef,unused-ignore]
+    from airflow.models.baseoperatorlink import (  # type: ignore[no-redef,unused-ignore]
+        BaseOperatorLink,
+    )
+    from airflow.utils.context import Context  # type: ignore[no-redef,unused-ignore]
+
+try:
+    from airflow.sdk import BaseHook
+except ImportError:  # Airflow 2 and 3.0
+    from airflow.hooks.base import BaseHook  # type: ignore[no-redef,attr-defined,unused-ignore]
+
+try:
+    from airflow.sdk.exceptions import (
+        AirflowException,
+        AirflowFailException,
+        TaskDeferred,
+    )
+except ImportError:  # Airflow 2
+    from airflow.exceptions import (  # type: ignore[no-redef,assignment,unused-ignore]
+        AirflowException,
+        AirflowFailException,
+        TaskDeferred,
+    )
+
+try:
+    from airflow.sdk import Asset
+except ImportError:  # Airflow 2: assets were called datasets
+    from airflow.datasets import Dataset as Asset  # type: ignore[no-redef,assignment,unused-ignore]
+
+try:
+    from airflow.sdk.log import mask_secret as _mask_secret
+except ImportError:  # Airflow 2
+    from airflow.utils.log.secrets_masker import (  # type: ignore[no-redef,unused-ignore]
+        mask_secret as _mask_secret,
+    )
+
+if TYPE_CHECKING:
+    from airflow.models.connection import Connection
+
+
+def mask_secret(secret: str | None) -> None:
+    """Register ``secret`` with Airflow's secrets masker, ignoring empty values.
+
+    :param secret: the credential to hide from every log Airflow writes.
+    """
+    if secret:
+        _mask_secret(secret)
+
+
+def get_connection(conn_id: str) -> Connection:
+    """Look up an Airflow connection by id, the same way on Airflow 2 and 3.
+
+    :param conn_id: the connection id.
+    """
+    connection: Any = BaseHook.get_connection(conn_id)
+    return connection  # type: ignore[no-any-return]
+
+
+__all__ = [
+    "AirflowException",
+    "AirflowFailException",
+    "Asset",
+    "BaseHook",
+    "BaseOperator",
+    "BaseOperatorLink",
+    "Context",
+    "TaskDeferred",
+    "get_connection",
+    "mask_secret",
+]

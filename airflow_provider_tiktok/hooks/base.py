@@ -1,0 +1,314 @@
+"""HTTP behaviour shared by both TikTok hooks, decided in one place.
+
+Timeouts, connection pooling, the ``User-Agent``, retries with backoff, ``Retry-After``,
+rate limiting, the handling of bodies that are not JSON, and the redaction of secrets from
+every error text all live here. The API hooks only say how to authenticate and how to
+classify an upstream error.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from functools import cached_property
+from typing import Any, ClassVar
+
+import requests
+from requests.adapters import HTTPAdapter
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+
+from airflow_provider_tiktok import __version__
+from airflow_provider_tiktok.compat import BaseHook
+from airflow_provider_tiktok.exceptions import (
+    TikTokApiError,
+    TikTokRateLimitError,
+    TikTokTransientError,
+)
+from airflow_provider_tiktok.rate_limit import RateLimiter
+from airflow_provider_tiktok.redaction import install_urllib3_log_filter, redact
+
+USER_AGENT = f"airflow-provider-tiktok/{__version__}"
+
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_CONNECT_TIMEOUT = 10.0
+DEFAULT_MAX_RETRIES = 5
+DEFAULT_MAX_RETRY_WAIT = 300.0
+DEFAULT_POOL_SIZE = 16
+BACKOFF_INITIAL = 1.0
+BACKOFF_MAX = 60.0
+
+_EXCERPT_LENGTH = 200
+
+log = logging.getLogger(__name__)
+
+JsonObject = dict[str, Any]
+
+
+def body_excerpt(response: requests.Response) -> str:
+    """A short, single-line, redacted excerpt of a response body, for error messages."""
+    text = " ".join(response.text.split())
+    if len(text) > _EXCERPT_LENGTH:
+        text = text[:_EXCERPT_LENGTH] + "..."
+    return redact(text)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header given in seconds, else ``None``."""
+    if value is None:
+        return None
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        return None
+    return max(seconds, 0.0)
+
+
+class _StopAfterTotalWait:
+    """Tenacity stop condition: give up when the next sleep would pass the wait budget."""
+
+    def __init__(self, max_wait: float) -> None:
+        self.max_wait = max_wait
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        return retry_state.idle_for + retry_state.upcoming_sleep > self.max_wait
+
+
+def _backoff_or_retry_after(retry_state: RetryCallState) -> float:
+    """Honour ``Retry-After`` when the server sent it, else exponential backoff with jitter."""
+    error = retry_state.outcome.exception() if retry_state.outcome else None
+    if isinstance(error, TikTokTransientError) and error.retry_after is not None:
+        return error.retry_after
+    exponential = BACKOFF_INITIAL * 2 ** (retry_state.attempt_number - 1)
+    return min(BACKOFF_MAX, exponential) + random.uniform(0, BACKOFF_INITIAL)
+
+
+class TikTokBaseHook(BaseHook):  # type: ignore[misc]
+    """Base class of the TikTok hooks: one pooled session, timeouts, retries and redaction.
+
+    :param conn_id: the Airflow connection to read credentials and settings from.
+    :param timeout: read timeout of every call in seconds; overrides the connection's
+        ``timeout`` extra.
+    :param max_retries: retries of a transient failure (429, 5xx, timeouts, resets);
+        overrides the connection's ``max_retries`` extra.
+    :param max_retry_wait: upper bound, in seconds, of the time one call may spend
+        waiting between its retries.
+    :param pool_size: connections kept open to the API; give at least the number of
+        threads sharing the hook.
+    :param max_requests_per_second: client-side rate limit shared by all threads.
+    :param sleep: the sleep function used between retries; tests inject a fake one.
+    """
+
+    conn_type: ClassVar[str]
+    api_name: ClassVar[str]
+    default_base_url: ClassVar[str]
+
+    def __init__(
+        self,
+        conn_id: str,
+        *,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT,
+        pool_size: int = DEFAULT_POOL_SIZE,
+        max_requests_per_second: float | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        super().__init__()
+        self.conn_id = conn_id
+        self._timeout_override = timeout
+        self._max_retries_override = max_retries
+        self.max_retry_wait = max_retry_wait
+        self.pool_size = pool_size
+        self.max_requests_per_second = max_requests_per_second
+        self._sleep = sleep
+        self._rate_limiter = (
+            RateLimiter(max_requests_per_second, sleep=sleep)
+            if max_requests_per_second is not None
+            else None
+        )
+        install_urllib3_log_filter()
+
+    @cached_property
+    def connection(self) -> Any:
+        """The Airflow connection, looked up on first use."""
+        return self.get_connection(self.conn_id)
+
+    def _extra(self, name: str) -> Any:
+        extras: Mapping[str, Any] = self.connection.extra_dejson
+        value = extras.get(name)
+        if value in (None, ""):
+            value = extras.get(f"extra__{self.conn_type}__{name}")
+        return None if value == "" else value
+
+    @cached_property
+    def base_url(self) -> str:
+        """The API's base URL: the connection's host when set, else the public API."""
+        host = (self.connection.host or "").strip()
+        if not host:
+            return self.default_base_url
+        if "://" not in host:
+            host = f"https://{host}"
+        return host.rstrip("/")
+
+    @cached_property
+    def timeout(self) -> tuple[float, float]:
+        """The ``(connect, read)`` timeout of every call, in seconds."""
+        read = self._timeout_override
+        if read is None:
+            read = float(self._extra("timeout") or DEFAULT_TIMEOUT)
+        if not read > 0:
+            raise ValueError(f"timeout must be a positive number of seconds, got {read!r}")
+        return (min(DEFAULT_CONNECT_TIMEOUT, read), read)
+
+    @cached_property
+    def max_retries(self) -> int:
+        """How many times a transient failure is retried."""
+        retries = self._max_retries_override
+        if retries is None:
+            configured = self._extra("max_retries")
+            retries = DEFAULT_MAX_RETRIES if configured is None else int(configured)
+        if retries < 0:
+            raise ValueError(f"max_retries must be 0 or more, got {retries!r}")
+        return retries
+
+    @cached_property
+    def session(self) -> requests.Session:
+        """The one pooled HTTP session of this hook, created on first use."""
+        session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=self.pool_size, max_retries=0)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        session.headers["User-Agent"] = USER_AGENT
+        session.auth = self._session_auth()
+        return session
+
+    def get_conn(self) -> requests.Session:
+        """Return the hook's pooled session."""
+        return self.session
+
+    def close(self) -> None:
+        """Close the pooled connections of this hook."""
+        if "session" in self.__dict__:
+            self.session.close()
+            del self.__dict__["session"]
+
+    def _session_auth(self) -> requests.auth.AuthBase | None:
+        """The credential attached to every request of the session, if any."""
+        return None
+
+    def _classify_error(self, response: requests.Response, body: JsonObject | None) -> None:
+        """Raise the right :class:`TikTokApiError` for an upstream error reply, if it is one.
+
+        :param response: the HTTP response.
+        :param body: the decoded JSON body, or ``None`` when the body is not JSON.
+        """
+        raise NotImplementedError
+
+    def request_json(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json: JsonObject | None = None,
+        data: Mapping[str, str] | None = None,
+        auth: requests.auth.AuthBase | None = None,
+    ) -> tuple[JsonObject, requests.Response]:
+        """Call the API with timeouts and retries, and return the JSON body and the response.
+
+        Transient failures are retried with exponential backoff and jitter, honouring
+        ``Retry-After``, within both ``max_retries`` and ``max_retry_wait``. Any other
+        error is raised at once as a :class:`TikTokApiError` subclass.
+        """
+        url = f"{self.base_url}/{path.lstrip('/')}"
+        retrying = Retrying(
+            retry=retry_if_exception_type(TikTokTransientError),
+            stop=stop_after_attempt(self.max_retries + 1) | _StopAfterTotalWait(self.max_retry_wait),
+            wait=_backoff_or_retry_after,
+            sleep=self._sleep,
+            before_sleep=self._log_retry,
+            reraise=True,
+        )
+        return retrying(
+            self._send_once, method, url, params=params, json=json, data=data, auth=auth
+        )
+
+    def _send_once(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, str] | None,
+        json: JsonObject | None,
+        data: Mapping[str, str] | None,
+        auth: requests.auth.AuthBase | None,
+    ) -> tuple[JsonObject, requests.Response]:
+        if self._rate_limiter is not None:
+            self._rate_limiter.acquire()
+        try:
+            response = self.session.request(
+                method,
+                url,
+                params=params,
+                json=json,
+                data=data,
+                auth=auth,
+                timeout=self.timeout,
+            )
+        except requests.Timeout as error:
+            raise TikTokTransientError(
+                f"{self.api_name} did not answer within {self.timeout[1]:g} s "
+                f"({type(error).__name__}: {redact(str(error))})"
+            ) from None
+        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as error:
+            raise TikTokTransientError(
+                f"Could not reach {self.api_name} ({type(error).__name__}: {redact(str(error))})"
+            ) from None
+        except requests.RequestException as error:
+            raise TikTokApiError(
+                f"Request to {self.api_name} failed ({type(error).__name__}: {redact(str(error))})"
+            ) from None
+
+        body = self._decode(response)
+        self._classify_error(response, body)
+        if body is None:
+            raise self._unreadable_reply_error(response, "a body that is not JSON")
+        return body, response
+
+    @staticmethod
+    def _decode(response: requests.Response) -> JsonObject | None:
+        try:
+            body = response.json()
+        except ValueError:
+            return None
+        return body if isinstance(body, dict) else None
+
+    def _unreadable_reply_error(self, response: requests.Response, what: str) -> TikTokApiError:
+        """The error for a reply the hook cannot read: transient for 429 and 5xx, else final."""
+        message = (
+            f"{self.api_name} returned {what} (HTTP {response.status_code}): "
+            f"{body_excerpt(response)!r}"
+        )
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        if response.status_code == 429:
+            return TikTokRateLimitError(
+                message, status_code=response.status_code, retry_after=retry_after
+            )
+        if response.status_code >= 500:
+            return TikTokTransientError(
+                message, status_code=response.status_code, retry_after=retry_after
+            )
+        return TikTokApiError(message, status_code=response.status_code)
+
+    def _log_retry(self, retry_state: RetryCallState) -> None:
+        error = retry_state.outcome.exception() if retry_state.outcome else None
+        self.log.warning(
+            "%s call failed (%s); retry %d of %d in %.1f s",
+            self.api_name,
+            error,
+            retry_state.attempt_number,
+            self.max_retries,
+            retry_state.upcoming_sleep,
+        )

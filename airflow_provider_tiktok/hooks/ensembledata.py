@@ -1,0 +1,223 @@
+"""Hook for EnsembleData's TikTok API."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import requests
+
+from airflow_provider_tiktok.compat import mask_secret
+from airflow_provider_tiktok.connection_forms import (
+    connection_form_widgets,
+    ui_field_behaviour,
+)
+from airflow_provider_tiktok.exceptions import (
+    TikTokApiError,
+    TikTokAuthError,
+    TikTokCallerError,
+    TikTokQuotaExhaustedError,
+    TikTokRateLimitError,
+    TikTokSubscriptionError,
+    TikTokTransientError,
+    TikTokUserInvalidError,
+    TikTokUserNotFoundError,
+    TikTokUserPrivateError,
+    TikTokUserRestrictedError,
+)
+from airflow_provider_tiktok.hooks.base import JsonObject, TikTokBaseHook, parse_retry_after
+from airflow_provider_tiktok.lookups import normalize_sec_uid, normalize_username
+from airflow_provider_tiktok.redaction import register_secret
+
+_BAD_TOKEN = "EnsembleData rejected the API token: check the password of the connection"
+
+_ERRORS_BY_STATUS: dict[int, tuple[type[TikTokApiError], str]] = {
+    401: (TikTokAuthError, _BAD_TOKEN),
+    404: (TikTokUserNotFoundError, "Not found"),
+    422: (TikTokCallerError, "EnsembleData rejected the request parameters"),
+    463: (TikTokUserInvalidError, "Invalid user"),
+    471: (TikTokUserRestrictedError, "User restricted"),
+    472: (TikTokUserPrivateError, "Private user"),
+    473: (TikTokUserNotFoundError, "User not found"),
+    474: (TikTokUserRestrictedError, "Profile unavailable"),
+    491: (TikTokAuthError, _BAD_TOKEN),
+    492: (TikTokAuthError, "The EnsembleData account's email is not verified: verify it first"),
+    493: (TikTokSubscriptionError, "The EnsembleData subscription has expired: renew it"),
+    495: (
+        TikTokQuotaExhaustedError,
+        "EnsembleData units are depleted for today: the daily unit limit is reached",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class EnsembleDataResponse:
+    """One successful EnsembleData reply.
+
+    :param data: the ``data`` payload, unchanged.
+    :param units_charged: the units this call cost.
+    """
+
+    data: Any
+    units_charged: int
+
+
+class _TokenQueryAuth(requests.auth.AuthBase):
+    """Adds EnsembleData's ``token`` query parameter to every request."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.prepare_url(request.url, {"token": self.token})
+        return request
+
+
+def _detail_text(detail: Any) -> str:
+    """EnsembleData's ``detail``: a string, or for 422 a FastAPI list of error objects."""
+    if isinstance(detail, str):
+        return detail
+    if isinstance(detail, list):
+        messages = [
+            str(item.get("msg", item)) if isinstance(item, dict) else str(item) for item in detail
+        ]
+        return "; ".join(messages)
+    return str(detail)
+
+
+class EnsembleDataHook(TikTokBaseHook):
+    """Talks to EnsembleData's TikTok API with the token of an ``ensembledata`` connection.
+
+    The connection's password holds the API token; its optional host overrides the base
+    URL ``https://ensembledata.com/apis``; its extras ``timeout`` and ``max_retries`` tune
+    the HTTP behaviour. See :class:`~airflow_provider_tiktok.hooks.base.TikTokBaseHook` for
+    the keyword arguments.
+
+    :param ensembledata_conn_id: the Airflow connection id.
+    """
+
+    conn_name_attr = "ensembledata_conn_id"
+    default_conn_name = "ensembledata_default"
+    conn_type = "ensembledata"
+    hook_name = "EnsembleData"
+    api_name: ClassVar[str] = "EnsembleData"
+    default_base_url: ClassVar[str] = "https://ensembledata.com/apis"
+
+    def __init__(self, ensembledata_conn_id: str = default_conn_name, **kwargs: Any) -> None:
+        super().__init__(ensembledata_conn_id, **kwargs)
+        self.ensembledata_conn_id = ensembledata_conn_id
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """Labels, placeholders and hidden fields of the connection form."""
+        return ui_field_behaviour(cls.conn_type)
+
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        """Extra fields of the connection form, for Airflow before 3.2."""
+        return connection_form_widgets(cls.conn_type)
+
+    @property
+    def token(self) -> str:
+        """The API token, registered with the secrets masker on first read."""
+        token = (self.connection.password or "").strip()
+        if not token:
+            raise TikTokAuthError(
+                f"Connection {self.conn_id!r} has no EnsembleData API token: "
+                "put the token in the connection's password"
+            )
+        mask_secret(token)
+        register_secret(token)
+        return token
+
+    def _session_auth(self) -> requests.auth.AuthBase:
+        return _TokenQueryAuth(self.token)
+
+    def user_info_from_username(self, username: str) -> EnsembleDataResponse:
+        """Profile and statistics of one user, by username (``GET /tt/user/info``).
+
+        :param username: a username, ``@username`` or profile URL; normalized first.
+        """
+        return self._get("/tt/user/info", {"username": normalize_username(username)})
+
+    def user_info_from_secuid(
+        self, sec_uid: str, *, alternative_method: bool = False
+    ) -> EnsembleDataResponse:
+        """Profile and statistics of one user, by sec_uid (``GET /tt/user/info-from-secuid``).
+
+        :param sec_uid: the user's sec_uid.
+        :param alternative_method: ask EnsembleData's alternative method, whose payload
+            carries extra fields.
+        """
+        params = {"secUid": normalize_sec_uid(sec_uid)}
+        if alternative_method:
+            params["alternative_method"] = "true"
+        return self._get("/tt/user/info-from-secuid", params)
+
+    def get_used_units(self, date: dt.date | str) -> EnsembleDataResponse:
+        """Units used on one day (free, costs no units): ``GET /customer/get-used-units``.
+
+        :param date: the day, as a date or ``YYYY-MM-DD``.
+        """
+        day = date.isoformat() if isinstance(date, dt.date) else dt.date.fromisoformat(date).isoformat()
+        return self._get("/customer/get-used-units", {"date": day})
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Check the token with the free usage endpoint, spending no units."""
+        try:
+            reply = self.get_used_units(dt.datetime.now(dt.timezone.utc).date())
+        except (TikTokApiError, ValueError) as error:
+            return False, str(error)
+        return True, f"Connection to EnsembleData works (units used today: {reply.data})"
+
+    def _get(self, path: str, params: dict[str, str]) -> EnsembleDataResponse:
+        body, response = self.request_json("GET", path, params=params)
+        return EnsembleDataResponse(data=body["data"], units_charged=_units_charged(response, body))
+
+    def _classify_error(self, response: requests.Response, body: JsonObject | None) -> None:
+        status = response.status_code
+        if 200 <= status < 300:
+            if body is not None and "data" not in body:
+                raise TikTokApiError(
+                    "EnsembleData replied without a 'data' key", status_code=status
+                )
+            return
+        detail = _detail_text(body["detail"]) if body and "detail" in body else None
+        if status == 429:
+            raise TikTokRateLimitError(
+                f"EnsembleData rate limit exceeded: {detail or 'too many requests'}",
+                status_code=status,
+                api_code=str(status),
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
+            )
+        if status >= 500 and body is not None:
+            raise TikTokTransientError(
+                f"EnsembleData server error: {detail or 'no detail'}",
+                status_code=status,
+                api_code=str(status),
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
+            )
+        if status in _ERRORS_BY_STATUS:
+            error_class, meaning = _ERRORS_BY_STATUS[status]
+            message = meaning if not detail or detail == meaning else f"{meaning}: {detail}"
+            raise error_class(message, status_code=status, api_code=str(status))
+        if body is not None:
+            raise TikTokApiError(
+                f"EnsembleData error: {detail or 'no detail'}",
+                status_code=status,
+                api_code=str(status),
+            )
+
+
+def _units_charged(response: requests.Response, body: JsonObject) -> int:
+    """Units charged: the ``units_charged`` header, else the body key, else 0."""
+    for value in (response.headers.get("units_charged"), body.get("units_charged")):
+        if value is None or value == "":
+            continue
+        try:
+            return int(float(value))
+        except (TypeError, ValueError):
+            continue
+    return 0
+

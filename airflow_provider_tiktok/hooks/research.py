@@ -1,0 +1,357 @@
+"""Hook for the official TikTok Research API."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import requests
+
+from airflow_provider_tiktok.compat import mask_secret
+from airflow_provider_tiktok.connection_forms import (
+    connection_form_widgets,
+    ui_field_behaviour,
+)
+from airflow_provider_tiktok.exceptions import (
+    TikTokAccessTokenInvalidError,
+    TikTokApiError,
+    TikTokAuthError,
+    TikTokCallerError,
+    TikTokQuotaExhaustedError,
+    TikTokRateLimitError,
+    TikTokTransientError,
+    TikTokUserNotFoundError,
+    TikTokUserPrivateError,
+    TikTokUserRestrictedError,
+)
+from airflow_provider_tiktok.hooks.base import JsonObject, TikTokBaseHook, parse_retry_after
+from airflow_provider_tiktok.lookups import normalize_username
+from airflow_provider_tiktok.redaction import register_secret
+
+DEFAULT_USER_FIELDS: tuple[str, ...] = (
+    "display_name",
+    "bio_description",
+    "bio_url",
+    "avatar_url",
+    "is_verified",
+    "follower_count",
+    "following_count",
+    "likes_count",
+    "video_count",
+)
+"""The documented fields of Query User Info, asked for when ``fields`` is not given."""
+
+OPTIONAL_USER_FIELDS: tuple[str, ...] = ("open_id", "is_private")
+"""Fields of one published variant of the API: asked for only when named in ``fields``."""
+
+USER_FIELDS: frozenset[str] = frozenset(DEFAULT_USER_FIELDS + OPTIONAL_USER_FIELDS)
+
+TOKEN_PATH = "/v2/oauth/token/"
+USER_INFO_PATH = "/v2/research/user/info/"
+TOKEN_REFRESH_MARGIN = 300.0
+
+_OAUTH_CREDENTIAL_ERRORS = frozenset(
+    {
+        "invalid_client",
+        "invalid_request",
+        "invalid_grant",
+        "unauthorized_client",
+        "unsupported_grant_type",
+        "access_denied",
+    }
+)
+_OAUTH_TRANSIENT_ERRORS = frozenset({"server_error", "temporarily_unavailable"})
+
+_PER_USER_MESSAGES: tuple[tuple[str, type[TikTokApiError]], ...] = (
+    ("cannot find the user", TikTokUserNotFoundError),
+    ("is private", TikTokUserPrivateError),
+    ("api cannot return this user's information", TikTokUserRestrictedError),
+    ("information cannot be returned", TikTokUserRestrictedError),
+)
+
+
+def validate_fields(fields: Iterable[str] | str | None) -> list[str]:
+    """Return the Research API fields to ask for, refusing unknown names.
+
+    :param fields: field names, a comma-separated string, or ``None`` for all documented
+        fields.
+    :raises ValueError: naming every unknown field.
+    """
+    if fields is None:
+        return list(DEFAULT_USER_FIELDS)
+    if isinstance(fields, str):
+        names = [name.strip() for name in fields.split(",")]
+    else:
+        try:
+            names = [name.strip() if isinstance(name, str) else name for name in fields]
+        except TypeError:
+            raise ValueError(
+                f"fields must be a list of field names, got {fields!r}"
+            ) from None
+    unknown = [name for name in names if name not in USER_FIELDS]
+    if unknown or not names:
+        raise ValueError(
+            f"Unknown TikTok Research user field(s) {unknown!r} in fields={fields!r}; "
+            f"allowed: {', '.join(sorted(USER_FIELDS))}"
+        )
+    return list(dict.fromkeys(names))
+
+
+@dataclass(frozen=True)
+class ResearchUserInfo:
+    """One successful Query User Info reply.
+
+    :param data: the ``data`` payload, unchanged.
+    :param log_id: TikTok's request id, for support.
+    """
+
+    data: Any
+    log_id: str | None
+
+
+@dataclass(frozen=True)
+class _AccessToken:
+    value: str
+    refresh_at: float
+
+
+class _BearerAuth(requests.auth.AuthBase):
+    """Sends a client-credentials access token as ``Authorization: Bearer``."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self.token}"
+        return request
+
+
+class TikTokResearchHook(TikTokBaseHook):
+    """Talks to the TikTok Research API with a ``tiktok_research`` connection.
+
+    The connection's login holds the client key and its password the client secret; the
+    optional host overrides ``https://open.tiktokapis.com``. The client-credentials access
+    token is fetched on first use, cached until shortly before it expires, and fetched
+    again (once) when the API says it is invalid. See
+    :class:`~airflow_provider_tiktok.hooks.base.TikTokBaseHook` for the keyword arguments.
+
+    :param tiktok_research_conn_id: the Airflow connection id.
+    :param clock: a monotonic clock for token expiry, injectable for tests.
+    """
+
+    conn_name_attr = "tiktok_research_conn_id"
+    default_conn_name = "tiktok_research_default"
+    conn_type = "tiktok_research"
+    hook_name = "TikTok Research API"
+    api_name: ClassVar[str] = "TikTok Research API"
+    default_base_url: ClassVar[str] = "https://open.tiktokapis.com"
+
+    def __init__(
+        self,
+        tiktok_research_conn_id: str = default_conn_name,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(tiktok_research_conn_id, **kwargs)
+        self.tiktok_research_conn_id = tiktok_research_conn_id
+        self._clock = clock
+        self._token: _AccessToken | None = None
+        self._token_lock = threading.Lock()
+        self.tokens_fetched = 0
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """Labels, placeholders and hidden fields of the connection form."""
+        return ui_field_behaviour(cls.conn_type)
+
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        """Extra fields of the connection form, for Airflow before 3.2."""
+        return connection_form_widgets(cls.conn_type)
+
+    def _client_credentials(self) -> tuple[str, str]:
+        client_key = (self.connection.login or "").strip()
+        client_secret = (self.connection.password or "").strip()
+        if not client_key or not client_secret:
+            raise TikTokAuthError(
+                f"Connection {self.conn_id!r} needs the Research API client key in its login "
+                "and the client secret in its password"
+            )
+        mask_secret(client_secret)
+        register_secret(client_secret)
+        return client_key, client_secret
+
+    def get_access_token(self) -> str:
+        """A valid access token: the cached one, or a new one when it is close to expiry."""
+        with self._token_lock:
+            if self._token is None or self._clock() >= self._token.refresh_at:
+                self._token = self._fetch_access_token()
+            return self._token.value
+
+    def _invalidate_access_token(self, rejected: str) -> None:
+        with self._token_lock:
+            if self._token is not None and self._token.value == rejected:
+                self._token = None
+
+    def _fetch_access_token(self) -> _AccessToken:
+        client_key, client_secret = self._client_credentials()
+        body, _ = self.request_json(
+            "POST",
+            TOKEN_PATH,
+            data={
+                "client_key": client_key,
+                "client_secret": client_secret,
+                "grant_type": "client_credentials",
+            },
+        )
+        token = body.get("access_token")
+        if not isinstance(token, str) or not token:
+            raise TikTokAuthError("TikTok's token endpoint replied without an access_token")
+        mask_secret(token)
+        register_secret(token)
+        self.tokens_fetched += 1
+        try:
+            lifetime = float(body.get("expires_in", 0))
+        except (TypeError, ValueError):
+            lifetime = 0.0
+        margin = min(TOKEN_REFRESH_MARGIN, lifetime * 0.1)
+        self.log.info("Obtained a TikTok Research API access token valid for %.0f s", lifetime)
+        return _AccessToken(value=token, refresh_at=self._clock() + max(lifetime - margin, 0.0))
+
+    def user_info(
+        self, username: str, *, fields: Iterable[str] | str | None = None
+    ) -> ResearchUserInfo:
+        """Query User Info for one username (``POST /v2/research/user/info/``).
+
+        :param username: a username, ``@username`` or profile URL; normalized first.
+        :param fields: the fields to ask for; all documented fields when ``None``.
+        :raises ValueError: for a malformed username or an unknown field, before any request.
+        """
+        normalized = normalize_username(username)
+        field_list = ",".join(validate_fields(fields))
+        token = self.get_access_token()
+        try:
+            return self._query_user_info(normalized, field_list, token)
+        except TikTokAccessTokenInvalidError:
+            self.log.info("The access token was rejected; fetching a new one and retrying once")
+            self._invalidate_access_token(token)
+            return self._query_user_info(normalized, field_list, self.get_access_token())
+
+    def _query_user_info(self, username: str, fields: str, token: str) -> ResearchUserInfo:
+        try:
+            body, _ = self.request_json(
+                "POST",
+                USER_INFO_PATH,
+                params={"fields": fields},
+                json={"username": username},
+                auth=_BearerAuth(token),
+            )
+        except TikTokRateLimitError as error:
+            raise TikTokQuotaExhaustedError(
+                "The TikTok Research API kept answering rate_limit_exceeded after every "
+                "retry: the daily quota of 1,000 requests is probably spent (it resets at "
+                "00:00 UTC)",
+                status_code=error.status_code,
+                api_code=error.api_code,
+                log_id=error.log_id,
+            ) from None
+        return ResearchUserInfo(data=body.get("data"), log_id=_error_block(body).get("log_id"))
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Check the client key and secret by obtaining an access token."""
+        try:
+            with self._token_lock:
+                self._token = self._fetch_access_token()
+        except TikTokApiError as error:
+            return False, str(error)
+        return True, "Connection to the TikTok Research API works (access token obtained)"
+
+    def _classify_error(self, response: requests.Response, body: JsonObject | None) -> None:
+        status = response.status_code
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        if body is None:
+            return
+        if isinstance(body.get("error"), str):
+            self._classify_oauth_error(status, body, retry_after)
+            return
+        error = _error_block(body)
+        code = str(error.get("code") or ("ok" if status < 400 else ""))
+        message = str(error.get("message") or "")
+        log_id = error.get("log_id")
+        if code == "ok" and status < 400:
+            return
+        details: dict[str, Any] = {"status_code": status, "api_code": code, "log_id": log_id}
+        if code == "access_token_invalid" or (status == 401 and code not in _SCOPE_CODES):
+            raise TikTokAccessTokenInvalidError(
+                f"The TikTok Research API rejected the access token: {message or 'no detail'}",
+                **details,
+            )
+        if code in _SCOPE_CODES:
+            raise TikTokAuthError(
+                f"The research application is not authorized for this API ({code}): "
+                f"{message or 'no detail'}. Ask TikTok to approve the research.user.info scope",
+                **details,
+            )
+        if code == "rate_limit_exceeded" or status == 429:
+            raise TikTokRateLimitError(
+                f"TikTok Research API rate limit exceeded: {message or 'no detail'}",
+                retry_after=retry_after,
+                **details,
+            )
+        if code == "internal_error" or status >= 500:
+            raise TikTokTransientError(
+                f"TikTok Research API server error: {message or 'no detail'}",
+                retry_after=retry_after,
+                **details,
+            )
+        if code == "invalid_params":
+            lowered = message.lower()
+            for fragment, error_class in _PER_USER_MESSAGES:
+                if fragment in lowered:
+                    raise error_class(message, **details)
+            raise TikTokCallerError(
+                f"The TikTok Research API rejected the request parameters: {message}", **details
+            )
+        raise TikTokApiError(f"TikTok Research API error: {message or 'no detail'}", **details)
+
+    @staticmethod
+    def _classify_oauth_error(status: int, body: JsonObject, retry_after: float | None) -> None:
+        code = str(body.get("error"))
+        description = str(body.get("error_description") or "no detail")
+        details: dict[str, Any] = {
+            "status_code": status,
+            "api_code": code,
+            "log_id": body.get("log_id"),
+        }
+        if code in _OAUTH_TRANSIENT_ERRORS or status >= 500:
+            raise TikTokTransientError(
+                f"TikTok's token endpoint is unavailable ({code}): {description}",
+                retry_after=retry_after,
+                **details,
+            )
+        if status == 429:
+            raise TikTokRateLimitError(
+                f"TikTok's token endpoint rate limit exceeded: {description}",
+                retry_after=retry_after,
+                **details,
+            )
+        hint = (
+            ": check the client key (connection login) and client secret (connection password)"
+            if code in _OAUTH_CREDENTIAL_ERRORS
+            else ""
+        )
+        raise TikTokAuthError(
+            f"TikTok refused an access token ({code}: {description}){hint}", **details
+        )
+
+
+_SCOPE_CODES = frozenset({"scope_not_authorized", "scope_permission_missed"})
+
+
+def _error_block(body: JsonObject) -> dict[str, Any]:
+    error = body.get("error")
+    return error if isinstance(error, dict) else {}

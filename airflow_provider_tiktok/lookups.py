@@ -1,0 +1,105 @@
+"""Normalizing and validating what users ask for, before any request is sent."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from urllib.parse import urlsplit
+
+USERNAME_MAX_LENGTH = 24
+SEC_UID_MIN_LENGTH = 20
+SEC_UID_MAX_LENGTH = 200
+
+_USERNAME = re.compile(r"[A-Za-z0-9_.]+")
+_SEC_UID = re.compile(r"[A-Za-z0-9_\-.]+")
+_TIKTOK_HOSTS = ("tiktok.com", "www.tiktok.com", "m.tiktok.com", "vm.tiktok.com")
+
+
+def _shorten(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def normalize_username(value: object) -> str:
+    """Return the bare TikTok username from a handle, an ``@handle`` or a profile URL.
+
+    Surrounding whitespace and a leading ``@`` are removed;
+    ``https://www.tiktok.com/@name?lang=en`` gives ``name``.
+
+    :param value: what the user supplied.
+    :raises ValueError: naming the value when it is empty, too long or badly formed.
+    """
+    if not isinstance(value, str):
+        raise ValueError(f"A username must be a string, got {_shorten(value)}")
+    text = value.strip()
+    if "tiktok.com" in text.lower() or text.lower().startswith(("http://", "https://")):
+        text = _username_from_profile_url(text, original=value)
+    text = text.removeprefix("@")
+    if not text:
+        raise ValueError(f"Invalid TikTok username {_shorten(value)}: it is empty")
+    if len(text) > USERNAME_MAX_LENGTH:
+        raise ValueError(
+            f"Invalid TikTok username {_shorten(value)}: longer than "
+            f"{USERNAME_MAX_LENGTH} characters"
+        )
+    if not _USERNAME.fullmatch(text):
+        raise ValueError(
+            f"Invalid TikTok username {_shorten(value)}: only letters, digits, "
+            "'_' and '.' are allowed"
+        )
+    return text
+
+
+def _username_from_profile_url(text: str, *, original: str) -> str:
+    url = text if "://" in text else f"https://{text}"
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if host not in _TIKTOK_HOSTS:
+        raise ValueError(f"Invalid TikTok profile URL {_shorten(original)}: not a tiktok.com URL")
+    first_segment = parts.path.strip("/").split("/", 1)[0]
+    if not first_segment.startswith("@") or len(first_segment) < 2:
+        raise ValueError(
+            f"Invalid TikTok profile URL {_shorten(original)}: expected "
+            "https://www.tiktok.com/@<username>"
+        )
+    return first_segment
+
+
+def normalize_sec_uid(value: object) -> str:
+    """Return a stripped sec_uid, checked for shape.
+
+    :param value: what the user supplied, for example ``"MS4wLjABAAAA..."``.
+    :raises ValueError: naming the value when it is empty, too short, too long or has
+        characters a sec_uid never has.
+    """
+    if not isinstance(value, str):
+        raise ValueError(f"A sec_uid must be a string, got {_shorten(value)}")
+    text = value.strip()
+    if not text:
+        raise ValueError(f"Invalid sec_uid {_shorten(value)}: it is empty")
+    if not SEC_UID_MIN_LENGTH <= len(text) <= SEC_UID_MAX_LENGTH:
+        raise ValueError(
+            f"Invalid sec_uid {_shorten(value)}: expected {SEC_UID_MIN_LENGTH} to "
+            f"{SEC_UID_MAX_LENGTH} characters"
+        )
+    if not _SEC_UID.fullmatch(text):
+        raise ValueError(
+            f"Invalid sec_uid {_shorten(value)}: only letters, digits, '_', '-' and '.' "
+            "are allowed"
+        )
+    return text
+
+
+def as_list(value: str | Iterable[str] | None, *, name: str) -> list[str]:
+    """Accept one string or a list of strings, as DAG authors write either.
+
+    :param value: a string, an iterable of strings, or ``None``.
+    :param name: the argument's name, for the error message.
+    """
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, (bytes, dict)) or not isinstance(value, Iterable):
+        raise ValueError(f"{name} must be a string or a list of strings, got {_shorten(value)}")
+    return list(value)

@@ -1,0 +1,75 @@
+"""Keeping credentials out of URLs, log lines and exception texts.
+
+EnsembleData authenticates with a ``token`` query parameter, so the token is part of every
+request URL. ``requests`` and ``urllib3`` put URLs into their exception texts and DEBUG log
+lines, where Airflow's secrets masker does not always reach. Everything the provider shows
+of a URL or of a transport error goes through :func:`redact` first, and
+:func:`install_urllib3_log_filter` rewrites urllib3's own request lines.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+
+REDACTED = "***"
+
+_SECRET_QUERY_PARAM = re.compile(
+    r"(?i)\b(token|access_token|client_secret)=([^&\s'\"#]+)",
+)
+
+_known_secrets: set[str] = set()
+_known_secrets_lock = threading.Lock()
+
+
+def register_secret(secret: str | None) -> None:
+    """Remember ``secret`` so that :func:`redact` removes it from any text.
+
+    :param secret: a credential value; empty values are ignored.
+    """
+    if secret:
+        with _known_secrets_lock:
+            _known_secrets.add(secret)
+
+
+def redact(text: str) -> str:
+    """Return ``text`` with every known secret and every secret query parameter replaced.
+
+    :param text: a URL, log message or exception text.
+    """
+    text = _SECRET_QUERY_PARAM.sub(lambda match: f"{match.group(1)}={REDACTED}", text)
+    with _known_secrets_lock:
+        secrets = sorted(_known_secrets, key=len, reverse=True)
+    for secret in secrets:
+        text = text.replace(secret, REDACTED)
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that redacts secrets from a record's final message."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg = cleaned
+            record.args = None
+        return True
+
+
+_URLLIB3_LOGGER = "urllib3.connectionpool"
+_filter_installed = False
+_filter_lock = threading.Lock()
+
+
+def install_urllib3_log_filter() -> None:
+    """Attach :class:`RedactingFilter` to urllib3's request logger, once per process.
+
+    urllib3 logs every request line, query string included, at DEBUG level.
+    """
+    global _filter_installed
+    with _filter_lock:
+        if not _filter_installed:
+            logging.getLogger(_URLLIB3_LOGGER).addFilter(RedactingFilter())
+            _filter_installed = True
