@@ -1,4 +1,4 @@
-"""Apache Airflow provider for TikTok user profiles, through EnsembleData and the TikTok Research API."""
+"""Apache Airflow provider for TikTok user profiles (EnsembleData and the TikTok Research API)."""
 
 from __future__ import annotations
 

@@ -6,21 +6,19 @@ Airflow 2.10 through the newest 3.x.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 try:
     from airflow.sdk import BaseOperator, BaseOperatorLink, Context
 except ImportError:  # Airflow 2
-    from airflow.models.baseoperator import BaseOperator  # type: ignore[no-redef,unused-ignore]
-    from airflow.models.baseoperatorlink import (  # type: ignore[no-redef,unused-ignore]
+    from airflow.models.baseoperator import BaseOperator  # type: ignore[no-redef,import-not-found,attr-defined,assignment,unused-ignore]
+    from airflow.models.baseoperatorlink import (  # type: ignore[no-redef,import-not-found,attr-defined,assignment,unused-ignore]
         BaseOperatorLink,
     )
-    from airflow.utils.context import Context  # type: ignore[no-redef,unused-ignore]
+    from airflow.utils.context import Context  # type: ignore[no-redef,import-not-found,attr-defined,assignment,unused-ignore]
 
 try:
     from airflow.sdk import BaseHook
 except ImportError:  # Airflow 2 and 3.0
-    from airflow.hooks.base import BaseHook  # type: ignore[no-redef,attr-defined,unused-ignore]
+    from airflow.hooks.base import BaseHook  # type: ignore[no-redef,import-not-found,attr-defined,assignment,unused-ignore]
 
 try:
     from airflow.sdk.exceptions import (
@@ -29,7 +27,7 @@ try:
         TaskDeferred,
     )
 except ImportError:  # Airflow 2
-    from airflow.exceptions import (  # type: ignore[no-redef,assignment,unused-ignore]
+    from airflow.exceptions import (  # type: ignore[no-redef,import-not-found,attr-defined,assignment,unused-ignore]
         AirflowException,
         AirflowFailException,
         TaskDeferred,
@@ -38,17 +36,14 @@ except ImportError:  # Airflow 2
 try:
     from airflow.sdk import Asset
 except ImportError:  # Airflow 2: assets were called datasets
-    from airflow.datasets import Dataset as Asset  # type: ignore[no-redef,assignment,unused-ignore]
+    from airflow.datasets import Dataset as Asset  # type: ignore[no-redef,import-not-found,attr-defined,assignment,unused-ignore]
 
 try:
     from airflow.sdk.log import mask_secret as _mask_secret
 except ImportError:  # Airflow 2
-    from airflow.utils.log.secrets_masker import (  # type: ignore[no-redef,unused-ignore]
+    from airflow.utils.log.secrets_masker import (  # type: ignore[no-redef,import-not-found,attr-defined,assignment,unused-ignore]
         mask_secret as _mask_secret,
     )
-
-if TYPE_CHECKING:
-    from airflow.models.connection import Connection
 
 
 def mask_secret(secret: str | None) -> None:
@@ -60,15 +55,6 @@ def mask_secret(secret: str | None) -> None:
         _mask_secret(secret)
 
 
-def get_connection(conn_id: str) -> Connection:
-    """Look up an Airflow connection by id, the same way on Airflow 2 and 3.
-
-    :param conn_id: the connection id.
-    """
-    connection: Any = BaseHook.get_connection(conn_id)
-    return connection  # type: ignore[no-any-return]
-
-
 __all__ = [
     "AirflowException",
     "AirflowFailException",
@@ -78,6 +64,5 @@ __all__ = [
     "BaseOperatorLink",
     "Context",
     "TaskDeferred",
-    "get_connection",
     "mask_secret",
 ]

@@ -21,7 +21,7 @@ class TikTokApiError(AirflowException):
     """Base class of every error returned by an upstream TikTok API.
 
     :param message: what went wrong, never containing a secret.
-    :param status_code: the HTTP status, or ``None`` when no response arrived.
+    :param http_status: the HTTP status, or ``None`` when no response arrived.
     :param api_code: the API's own error code (``"invalid_params"``, ``"491"`` ...).
     :param log_id: the Research API's request id, for TikTok support.
     """
@@ -30,20 +30,20 @@ class TikTokApiError(AirflowException):
         self,
         message: str,
         *,
-        status_code: int | None = None,
+        http_status: int | None = None,
         api_code: str | None = None,
         log_id: str | None = None,
     ) -> None:
         self.message = message
-        self.status_code = status_code
+        self.http_status = http_status
         self.api_code = api_code
         self.log_id = log_id
         super().__init__(self._render())
 
     def _render(self) -> str:
         details = []
-        if self.status_code is not None:
-            details.append(f"HTTP {self.status_code}")
+        if self.http_status is not None:
+            details.append(f"HTTP {self.http_status}")
         if self.api_code:
             details.append(f"code {self.api_code}")
         if self.log_id:
@@ -53,18 +53,18 @@ class TikTokApiError(AirflowException):
     def __reduce__(self) -> tuple[object, ...]:
         return (
             _rebuild_error,
-            (type(self), self.message, self.status_code, self.api_code, self.log_id),
+            (type(self), self.message, self.http_status, self.api_code, self.log_id),
         )
 
 
 def _rebuild_error(
     cls: type[TikTokApiError],
     message: str,
-    status_code: int | None,
+    http_status: int | None,
     api_code: str | None,
     log_id: str | None,
 ) -> TikTokApiError:
-    return cls(message, status_code=status_code, api_code=api_code, log_id=log_id)
+    return cls(message, http_status=http_status, api_code=api_code, log_id=log_id)
 
 
 class TikTokUserError(TikTokApiError):
@@ -107,13 +107,13 @@ class TikTokTransientError(TikTokApiError):
         self,
         message: str,
         *,
-        status_code: int | None = None,
+        http_status: int | None = None,
         api_code: str | None = None,
         log_id: str | None = None,
         retry_after: float | None = None,
     ) -> None:
         self.retry_after = retry_after
-        super().__init__(message, status_code=status_code, api_code=api_code, log_id=log_id)
+        super().__init__(message, http_status=http_status, api_code=api_code, log_id=log_id)
 
 
 class TikTokRateLimitError(TikTokTransientError):

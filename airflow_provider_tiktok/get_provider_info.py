@@ -13,7 +13,9 @@ def get_provider_info() -> dict[str, Any]:
     return {
         "package-name": "airflow-provider-tiktok",
         "name": "TikTok",
-        "description": "Fetch TikTok user profiles through EnsembleData and the TikTok Research API.",
+        "description": (
+            "Fetch TikTok user profiles through EnsembleData and the TikTok Research API."
+        ),
         "versions": [__version__],
         "integrations": [
             {

@@ -84,8 +84,7 @@ def normalize_sec_uid(value: object) -> str:
         )
     if not _SEC_UID.fullmatch(text):
         raise ValueError(
-            f"Invalid sec_uid {_shorten(value)}: only letters, digits, '_', '-' and '.' "
-            "are allowed"
+            f"Invalid sec_uid {_shorten(value)}: only letters, digits, '_', '-' and '.' are allowed"
         )
     return text
 

@@ -17,7 +17,14 @@ from typing import Any, ClassVar
 
 import requests
 from requests.adapters import HTTPAdapter
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    stop_any,
+)
+from tenacity.stop import stop_base
 
 from airflow_provider_tiktok import __version__
 from airflow_provider_tiktok.compat import BaseHook
@@ -65,7 +72,7 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(seconds, 0.0)
 
 
-class _StopAfterTotalWait:
+class _StopAfterTotalWait(stop_base):
     """Tenacity stop condition: give up when the next sleep would pass the wait budget."""
 
     def __init__(self, max_wait: float) -> None:
@@ -79,12 +86,12 @@ def _backoff_or_retry_after(retry_state: RetryCallState) -> float:
     """Honour ``Retry-After`` when the server sent it, else exponential backoff with jitter."""
     error = retry_state.outcome.exception() if retry_state.outcome else None
     if isinstance(error, TikTokTransientError) and error.retry_after is not None:
-        return error.retry_after
-    exponential = BACKOFF_INITIAL * 2 ** (retry_state.attempt_number - 1)
+        return float(error.retry_after)
+    exponential = BACKOFF_INITIAL * 2.0 ** (retry_state.attempt_number - 1)
     return min(BACKOFF_MAX, exponential) + random.uniform(0, BACKOFF_INITIAL)
 
 
-class TikTokBaseHook(BaseHook):  # type: ignore[misc]
+class TikTokBaseHook(BaseHook):
     """Base class of the TikTok hooks: one pooled session, timeouts, retries and redaction.
 
     :param conn_id: the Airflow connection to read credentials and settings from.
@@ -225,7 +232,10 @@ class TikTokBaseHook(BaseHook):  # type: ignore[misc]
         url = f"{self.base_url}/{path.lstrip('/')}"
         retrying = Retrying(
             retry=retry_if_exception_type(TikTokTransientError),
-            stop=stop_after_attempt(self.max_retries + 1) | _StopAfterTotalWait(self.max_retry_wait),
+            stop=stop_any(
+                stop_after_attempt(self.max_retries + 1),
+                _StopAfterTotalWait(self.max_retry_wait),
+            ),
             wait=_backoff_or_retry_after,
             sleep=self._sleep,
             before_sleep=self._log_retry,
@@ -294,13 +304,13 @@ class TikTokBaseHook(BaseHook):  # type: ignore[misc]
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         if response.status_code == 429:
             return TikTokRateLimitError(
-                message, status_code=response.status_code, retry_after=retry_after
+                message, http_status=response.status_code, retry_after=retry_after
             )
         if response.status_code >= 500:
             return TikTokTransientError(
-                message, status_code=response.status_code, retry_after=retry_after
+                message, http_status=response.status_code, retry_after=retry_after
             )
-        return TikTokApiError(message, status_code=response.status_code)
+        return TikTokApiError(message, http_status=response.status_code)
 
     def _log_retry(self, retry_state: RetryCallState) -> None:
         error = retry_state.outcome.exception() if retry_state.outcome else None

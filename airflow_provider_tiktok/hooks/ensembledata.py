@@ -160,7 +160,11 @@ class EnsembleDataHook(TikTokBaseHook):
 
         :param date: the day, as a date or ``YYYY-MM-DD``.
         """
-        day = date.isoformat() if isinstance(date, dt.date) else dt.date.fromisoformat(date).isoformat()
+        day = (
+            date.isoformat()
+            if isinstance(date, dt.date)
+            else dt.date.fromisoformat(date).isoformat()
+        )
         return self._get("/customer/get-used-units", {"date": day})
 
     def test_connection(self) -> tuple[bool, str]:
@@ -180,32 +184,32 @@ class EnsembleDataHook(TikTokBaseHook):
         if 200 <= status < 300:
             if body is not None and "data" not in body:
                 raise TikTokApiError(
-                    "EnsembleData replied without a 'data' key", status_code=status
+                    "EnsembleData replied without a 'data' key", http_status=status
                 )
             return
         detail = _detail_text(body["detail"]) if body and "detail" in body else None
         if status == 429:
             raise TikTokRateLimitError(
                 f"EnsembleData rate limit exceeded: {detail or 'too many requests'}",
-                status_code=status,
+                http_status=status,
                 api_code=str(status),
                 retry_after=parse_retry_after(response.headers.get("Retry-After")),
             )
         if status >= 500 and body is not None:
             raise TikTokTransientError(
                 f"EnsembleData server error: {detail or 'no detail'}",
-                status_code=status,
+                http_status=status,
                 api_code=str(status),
                 retry_after=parse_retry_after(response.headers.get("Retry-After")),
             )
         if status in _ERRORS_BY_STATUS:
             error_class, meaning = _ERRORS_BY_STATUS[status]
             message = meaning if not detail or detail == meaning else f"{meaning}: {detail}"
-            raise error_class(message, status_code=status, api_code=str(status))
+            raise error_class(message, http_status=status, api_code=str(status))
         if body is not None:
             raise TikTokApiError(
                 f"EnsembleData error: {detail or 'no detail'}",
-                status_code=status,
+                http_status=status,
                 api_code=str(status),
             )
 
@@ -220,4 +224,3 @@ def _units_charged(response: requests.Response, body: JsonObject) -> int:
         except (TypeError, ValueError):
             continue
     return 0
-

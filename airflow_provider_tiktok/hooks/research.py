@@ -88,9 +88,7 @@ def validate_fields(fields: Iterable[str] | str | None) -> list[str]:
         try:
             names = [name.strip() if isinstance(name, str) else name for name in fields]
         except TypeError:
-            raise ValueError(
-                f"fields must be a list of field names, got {fields!r}"
-            ) from None
+            raise ValueError(f"fields must be a list of field names, got {fields!r}") from None
     unknown = [name for name in names if name not in USER_FIELDS]
     if unknown or not names:
         raise ValueError(
@@ -255,7 +253,7 @@ class TikTokResearchHook(TikTokBaseHook):
                 "The TikTok Research API kept answering rate_limit_exceeded after every "
                 "retry: the daily quota of 1,000 requests is probably spent (it resets at "
                 "00:00 UTC)",
-                status_code=error.status_code,
+                http_status=error.http_status,
                 api_code=error.api_code,
                 log_id=error.log_id,
             ) from None
@@ -284,7 +282,7 @@ class TikTokResearchHook(TikTokBaseHook):
         log_id = error.get("log_id")
         if code == "ok" and status < 400:
             return
-        details: dict[str, Any] = {"status_code": status, "api_code": code, "log_id": log_id}
+        details: dict[str, Any] = {"http_status": status, "api_code": code, "log_id": log_id}
         if code == "access_token_invalid" or (status == 401 and code not in _SCOPE_CODES):
             raise TikTokAccessTokenInvalidError(
                 f"The TikTok Research API rejected the access token: {message or 'no detail'}",
@@ -323,7 +321,7 @@ class TikTokResearchHook(TikTokBaseHook):
         code = str(body.get("error"))
         description = str(body.get("error_description") or "no detail")
         details: dict[str, Any] = {
-            "status_code": status,
+            "http_status": status,
             "api_code": code,
             "log_id": body.get("log_id"),
         }
