@@ -39,6 +39,11 @@ except ImportError:  # Airflow 2: assets were called datasets
     from airflow.datasets import Dataset as Asset  # type: ignore[no-redef,import-not-found,attr-defined,assignment,unused-ignore]
 
 try:
+    from airflow.sdk.execution_time.xcom import XCom
+except ImportError:  # Airflow 2
+    from airflow.models.xcom import XCom  # type: ignore[no-redef,import-not-found,attr-defined,assignment,unused-ignore]
+
+try:
     from airflow.sdk.log import mask_secret as _mask_secret
 except ImportError:  # Airflow 2
     from airflow.utils.log.secrets_masker import (  # type: ignore[no-redef,import-not-found,attr-defined,assignment,unused-ignore]
@@ -64,5 +69,6 @@ __all__ = [
     "BaseOperatorLink",
     "Context",
     "TaskDeferred",
+    "XCom",
     "mask_secret",
 ]

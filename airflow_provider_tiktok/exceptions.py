@@ -50,6 +50,10 @@ class TikTokApiError(AirflowException):
             details.append(f"log_id {self.log_id}")
         return f"{self.message} ({', '.join(details)})" if details else self.message
 
+    def with_message(self, message: str) -> TikTokApiError:
+        """A copy of this error, of the same class, with another message."""
+        return _rebuild_error(type(self), message, self.http_status, self.api_code, self.log_id)
+
     def __reduce__(self) -> tuple[object, ...]:
         return (
             _rebuild_error,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 USERNAME_MAX_LENGTH = 24
@@ -102,3 +104,68 @@ def as_list(value: str | Iterable[str] | None, *, name: str) -> list[str]:
     if isinstance(value, (bytes, dict)) or not isinstance(value, Iterable):
         raise ValueError(f"{name} must be a string or a list of strings, got {_shorten(value)}")
     return list(value)
+
+
+LOOKUP_USERNAME = "username"
+LOOKUP_SEC_UID = "sec_uid"
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """One user to fetch: how to look it up and the normalized key.
+
+    :param lookup_type: ``"username"`` or ``"sec_uid"``.
+    :param key: the normalized username or sec_uid.
+    """
+
+    lookup_type: str
+    key: str
+
+
+def parse_lookup_values(value: object, *, name: str) -> list[str]:
+    """Read a templated ``usernames`` / ``sec_uids`` argument into a list of strings.
+
+    A rendered template is a string: a JSON list (``'["a", "b"]'``) is parsed, and any
+    other string is split on commas and whitespace, which neither usernames, profile
+    URLs nor sec_uids contain.
+
+    :param value: a string, a list of strings, or ``None``.
+    :param name: the argument's name, for error messages.
+    """
+    if value is None:
+        return []
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                parsed = json.loads(text)
+            except ValueError:
+                raise ValueError(f"{name} is not a valid JSON list: {_shorten(value)}") from None
+            return as_list(parsed, name=name)
+        return [part for part in re.split(r"[\s,]+", text) if part]
+    return as_list(value, name=name)  # type: ignore[arg-type]
+
+
+def build_lookups(usernames: object = None, sec_uids: object = None) -> list[Lookup]:
+    """Normalize, validate and de-duplicate what to fetch, keeping the input order.
+
+    Exactly one of ``usernames`` and ``sec_uids`` must be given. Every value is checked
+    before any request is sent.
+
+    :param usernames: usernames, ``@handles`` or profile URLs.
+    :param sec_uids: sec_uids.
+    :raises ValueError: naming the first bad value, or when both or neither are given.
+    """
+    names = parse_lookup_values(usernames, name="usernames")
+    secs = parse_lookup_values(sec_uids, name="sec_uids")
+    if usernames is not None and sec_uids is not None:
+        raise ValueError("Give either usernames or sec_uids, not both")
+    if not names and not secs:
+        raise ValueError("Give at least one username or sec_uid to fetch")
+    if names:
+        keys = [normalize_username(v) for v in names]
+        lookup_type = LOOKUP_USERNAME
+    else:
+        keys = [normalize_sec_uid(v) for v in secs]
+        lookup_type = LOOKUP_SEC_UID
+    return [Lookup(lookup_type, key) for key in dict.fromkeys(keys)]

@@ -1,0 +1,240 @@
+"""Operator that writes TikTok user snapshots into a warehouse table through common.sql."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from airflow_provider_tiktok.compat import AirflowFailException, BaseOperator, Context
+from airflow_provider_tiktok.exceptions import TikTokApiError
+from airflow_provider_tiktok.fetching import (
+    BatchSummary,
+    build_user_source,
+    check_max_units,
+    check_max_workers,
+    check_on_user_error,
+    failed_lookups,
+    fetch_users,
+)
+from airflow_provider_tiktok.hooks.ensembledata import EnsembleDataHook
+from airflow_provider_tiktok.hooks.research import TikTokResearchHook, validate_fields
+from airflow_provider_tiktok.lookups import build_lookups
+from airflow_provider_tiktok.users import SOURCE_ENSEMBLEDATA, SOURCE_RESEARCH, TikTokUser
+from airflow_provider_tiktok.warehouse import (
+    DEFAULT_TABLE,
+    SnapshotTable,
+    check_identifier,
+    resolve_sql_hook,
+    snapshot_table_asset,
+)
+
+MAX_CHUNK_SIZE = 100_000
+
+
+def _check_chunk_size(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_CHUNK_SIZE:
+        raise ValueError(
+            f"chunk_size must be a whole number from 1 to {MAX_CHUNK_SIZE}; got {value!r}"
+        )
+    return value
+
+
+def resolve_snapshot_date(value: object, context: Context) -> dt.date:
+    """The snapshot date: the given one, else the run's logical date in UTC, else today (UTC).
+
+    :param value: ``None``, a date, a datetime or a ``YYYY-MM-DD`` string.
+    :param context: the task context.
+    """
+    if value is None or value == "":
+        logical_date = context.get("logical_date")
+        if logical_date is None:
+            return dt.datetime.now(dt.timezone.utc).date()
+        return logical_date.astimezone(dt.timezone.utc).date()  # type: ignore[no-any-return]
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.timezone.utc).date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise ValueError(f"snapshot_date must be a YYYY-MM-DD date; got {value!r}") from None
+
+
+class TikTokUserInfoToSqlOperator(BaseOperator):
+    """Fetch TikTok user info and upsert one snapshot row per user into a warehouse table.
+
+    The table (created when missing) has one column per :class:`TikTokUser` field plus
+    ``snapshot_date``, and the primary key ``(source, lookup_type, lookup_key,
+    snapshot_date)``. Re-running a snapshot upserts in place, a later date adds a row per
+    user, and a failed lookup never overwrites a ``found`` row. Rows are written chunk by
+    chunk while users are fetched; a retried task skips the lookups already stored as
+    ``found`` for its snapshot. The table is declared as an outlet asset; the return value
+    is a summary, not the records.
+
+    :param source: ``"ensembledata"`` or ``"tiktok_research"``.
+    :param usernames: usernames, ``@handles`` or profile URLs. Templated.
+    :param sec_uids: sec_uids instead of usernames (EnsembleData only). Templated.
+    :param alternative_method: EnsembleData's alternative method for sec_uid lookups.
+    :param fields: Research API fields to ask for; all documented fields when ``None``.
+    :param sql_conn_id: any connection whose hook is a common.sql ``DbApiHook``.
+    :param ensembledata_conn_id: the ``ensembledata`` connection. Templated.
+    :param tiktok_research_conn_id: the ``tiktok_research`` connection. Templated.
+    :param table: the table name.
+    :param schema: the schema of the table, if any.
+    :param create_table: create the table when it does not exist.
+    :param snapshot_date: the snapshot's date; by default the run's logical date in UTC.
+        Templated.
+    :param chunk_size: rows written per transaction.
+    :param on_user_error: ``"record"`` writes a row with the failed status, ``"skip"`` writes
+        nothing for that user, ``"fail"`` writes every row then fails naming the failures.
+    :param max_workers: users fetched at once, over one pooled session.
+    :param max_units: stop before the EnsembleData units charged would pass this budget.
+    :param max_requests_per_second: client-side rate limit shared by all workers.
+    """
+
+    template_fields: Sequence[str] = (
+        "usernames",
+        "sec_uids",
+        "fields",
+        "snapshot_date",
+        "ensembledata_conn_id",
+        "tiktok_research_conn_id",
+    )
+    ui_color = "#25f4ee"
+
+    def __init__(
+        self,
+        *,
+        source: str,
+        sql_conn_id: str,
+        usernames: str | list[str] | None = None,
+        sec_uids: str | list[str] | None = None,
+        alternative_method: bool = False,
+        fields: list[str] | str | None = None,
+        ensembledata_conn_id: str = EnsembleDataHook.default_conn_name,
+        tiktok_research_conn_id: str = TikTokResearchHook.default_conn_name,
+        table: str = DEFAULT_TABLE,
+        schema: str | None = None,
+        create_table: bool = True,
+        snapshot_date: str | dt.date | None = None,
+        chunk_size: int = 500,
+        on_user_error: str = "record",
+        max_workers: int = 8,
+        max_units: int | None = None,
+        max_requests_per_second: float | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if source not in (SOURCE_ENSEMBLEDATA, SOURCE_RESEARCH):
+            raise ValueError(
+                f"source must be {SOURCE_ENSEMBLEDATA!r} or {SOURCE_RESEARCH!r}; got {source!r}"
+            )
+        check_identifier(table, what="table")
+        if schema is not None:
+            check_identifier(schema, what="schema")
+        kwargs.setdefault("outlets", [snapshot_table_asset(sql_conn_id, table, schema)])
+        super().__init__(**kwargs)
+        if (usernames is None) == (sec_uids is None):
+            raise ValueError(f"{self.task_id}: give exactly one of usernames and sec_uids")
+        if sec_uids is not None and source == SOURCE_RESEARCH:
+            raise ValueError("The TikTok Research API looks users up by username only")
+        self.source = source
+        self.sql_conn_id = sql_conn_id
+        self.usernames = usernames
+        self.sec_uids = sec_uids
+        self.alternative_method = alternative_method
+        self.fields = fields
+        self.ensembledata_conn_id = ensembledata_conn_id
+        self.tiktok_research_conn_id = tiktok_research_conn_id
+        self.table = table
+        self.schema = schema
+        self.create_table = create_table
+        self.snapshot_date = snapshot_date
+        self.chunk_size = _check_chunk_size(chunk_size)
+        self.on_user_error = check_on_user_error(on_user_error)
+        self.max_workers = check_max_workers(max_workers)
+        self.max_units = check_max_units(max_units)
+        self.max_requests_per_second = max_requests_per_second
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        """Fetch the users and write the snapshot; return a summary."""
+        lookups = build_lookups(self.usernames, self.sec_uids)
+        fields = None if self.fields is None else validate_fields(self.fields)
+        snapshot_date = resolve_snapshot_date(self.snapshot_date, context)
+        table = SnapshotTable(resolve_sql_hook(self.sql_conn_id), self.table, self.schema)
+        if self.create_table:
+            table.create()
+
+        stored = table.found_keys(self.source, lookups[0].lookup_type, snapshot_date)
+        to_fetch = [lookup for lookup in lookups if lookup.key not in stored]
+        if stored.intersection(lookup.key for lookup in lookups):
+            self.log.info(
+                "Skipping %d of %d lookups already stored as found for snapshot %s",
+                len(lookups) - len(to_fetch),
+                len(lookups),
+                snapshot_date,
+            )
+
+        user_source = build_user_source(
+            self.source,
+            ensembledata_conn_id=self.ensembledata_conn_id,
+            tiktok_research_conn_id=self.tiktok_research_conn_id,
+            alternative_method=self.alternative_method,
+            fields=fields,
+            max_workers=self.max_workers,
+            max_requests_per_second=self.max_requests_per_second,
+        )
+        buffer: list[TikTokUser] = []
+        failures: list[str] = []
+        written = 0
+
+        def flush() -> None:
+            nonlocal written
+            written += table.upsert(buffer, snapshot_date)
+            buffer.clear()
+
+        def on_user(_index: int, user: TikTokUser) -> None:
+            if user.status != "found":
+                failures.extend(failed_lookups([user]))
+                if self.on_user_error == "skip":
+                    return
+            buffer.append(user)
+            if len(buffer) >= self.chunk_size:
+                flush()
+
+        try:
+            summary: BatchSummary = fetch_users(
+                user_source,
+                to_fetch,
+                total=len(to_fetch),
+                max_workers=self.max_workers,
+                max_units=self.max_units,
+                on_user=on_user,
+            )
+        except TikTokApiError as error:
+            flush()
+            raise error.with_message(
+                f"{error.message}. {written} rows are safe in {table.qualified_name} "
+                f"for snapshot {snapshot_date}"
+            ) from None
+        except BaseException:
+            flush()
+            raise
+        flush()
+
+        self.log.info(
+            "Wrote %d rows to %s for snapshot %s", written, table.qualified_name, snapshot_date
+        )
+        if failures and self.on_user_error == "fail":
+            raise AirflowFailException(
+                f"{len(failures)} of {len(to_fetch)} lookups failed (rows written: {written}): "
+                + "; ".join(failures)
+            )
+        return {
+            "table": table.qualified_name,
+            "snapshot_date": snapshot_date.isoformat(),
+            "rows_written": written,
+            "statuses": dict(sorted(summary.statuses.items())),
+            "units_charged": summary.units_charged,
+            "skipped_already_stored": len(lookups) - len(to_fetch),
+        }
