@@ -28,13 +28,18 @@ from airflow_provider_tiktok.exceptions import (
 )
 from airflow_provider_tiktok.hooks.ensembledata import EnsembleDataHook
 from airflow_provider_tiktok.hooks.research import TikTokResearchHook
-from airflow_provider_tiktok.lookups import LOOKUP_USERNAME, Lookup
+from airflow_provider_tiktok.lookups import Lookup
 from airflow_provider_tiktok.mapping import (
     failed_lookup,
     user_from_ensembledata,
     user_from_research,
 )
-from airflow_provider_tiktok.users import SOURCE_ENSEMBLEDATA, SOURCE_RESEARCH, TikTokUser
+from airflow_provider_tiktok.users import (
+    LOOKUP_USERNAME,
+    SOURCE_ENSEMBLEDATA,
+    SOURCE_RESEARCH,
+    TikTokUser,
+)
 
 log = logging.getLogger(__name__)
 
@@ -238,7 +243,7 @@ def fetch_users(
                 index = pending.pop(future)
                 try:
                     user = future.result()
-                except BaseException as error:  # noqa: BLE001 - handed on below
+                except BaseException as error:  # handed on after the batch drains
                     budget.settle(0)
                     failure = failure or error
                     continue

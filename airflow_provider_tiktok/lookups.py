@@ -8,6 +8,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from airflow_provider_tiktok.users import LOOKUP_SEC_UID, LOOKUP_USERNAME
+
 USERNAME_MAX_LENGTH = 24
 SEC_UID_MIN_LENGTH = 20
 SEC_UID_MAX_LENGTH = 200
@@ -105,9 +107,6 @@ def as_list(value: str | Iterable[str] | None, *, name: str) -> list[str]:
         raise ValueError(f"{name} must be a string or a list of strings, got {_shorten(value)}")
     return list(value)
 
-
-LOOKUP_USERNAME = "username"
-LOOKUP_SEC_UID = "sec_uid"
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,7 @@ def resolve_snapshot_date(value: object, context: Context) -> dt.date:
         logical_date = context.get("logical_date")
         if logical_date is None:
             return dt.datetime.now(dt.timezone.utc).date()
-        return logical_date.astimezone(dt.timezone.utc).date()  # type: ignore[no-any-return]
+        return logical_date.astimezone(dt.timezone.utc).date()
     if isinstance(value, dt.datetime):
         return value.astimezone(dt.timezone.utc).date()
     if isinstance(value, dt.date):

@@ -1,0 +1,396 @@
+"""Table-driven mapping from the four upstream payload shapes to :class:`TikTokUser`.
+
+Each shape has one table: record field -> candidate paths into the ``data`` payload. A path
+is a tuple of dict keys and list indexes. The first candidate whose value converts to
+something usable wins; a field with no usable candidate stays ``None``. Adding a field or a
+fallback is one line in a table; a new shape is one new table.
+
+How values are read (nothing is invented; the unchanged payload is kept in ``raw``):
+
+* Text: strings only. An empty string is how the APIs say "not set" (``"ins_id": ""``), so
+  it becomes ``None``. Other text is kept exactly as sent, whitespace included.
+* Ids: strings, never floats. An int becomes its decimal string; an integral float is
+  accepted only up to 2**53, where it is still exact, since a larger float has already lost
+  digits; anything else becomes ``None``.
+* Counts: ``int`` from an int, an integral float, or a plain integer string (``"12345"``,
+  ``" 12345 "``, ``"12345.0"``). Booleans, fractions, exponent notation (``"1.2e3"``) and
+  other garbage become ``None``, as do values outside the signed 64-bit range.
+* Flags: ``bool`` from a bool, ``0``/``1``, or ``"true"``/``"false"``/``"1"``/``"0"``
+  (any case); anything else becomes ``None``.
+
+A payload that is not a profile (not a dict, or for EnsembleData no ``user`` object or no
+identifier at all) does not raise: it gives a row with status ``"error"``, the reason in
+``error`` and the payload in ``raw``, so one odd reply never sinks a batch that already
+paid for its calls.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+from typing import Any
+
+from airflow_provider_tiktok.lookups import normalize_sec_uid, normalize_username
+from airflow_provider_tiktok.users import (
+    LOOKUP_SEC_UID,
+    LOOKUP_USERNAME,
+    SOURCE_ENSEMBLEDATA,
+    SOURCE_RESEARCH,
+    STATUS_FOUND,
+    TikTokUser,
+)
+
+Path = tuple[str | int, ...]
+ShapeTable = dict[str, tuple[Path, ...]]
+
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+_EXACT_FLOAT_LIMIT = 2**53
+_INTEGER_TEXT = re.compile(r"[+-]?[0-9]{1,30}(?:\.0*)?")
+_FLAG_TEXT = {"true": True, "1": True, "false": False, "0": False}
+
+
+def as_text(value: Any) -> str | None:
+    """A non-empty string, else ``None``."""
+    return value if isinstance(value, str) and value != "" else None
+
+
+def as_id(value: Any) -> str | None:
+    """An identifier as a string: from a non-empty string, an int or an exact integral float."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        exact = value.is_integer() and abs(value) <= _EXACT_FLOAT_LIMIT
+        return str(int(value)) if exact else None
+    return as_text(value)
+
+
+def as_count(value: Any) -> int | None:
+    """A signed 64-bit count from an int, an integral float or a plain integer string."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str) and _INTEGER_TEXT.fullmatch(value.strip()):
+        number = int(value.strip().split(".")[0])
+    else:
+        return None
+    return number if INT64_MIN <= number <= INT64_MAX else None
+
+
+def as_flag(value: Any) -> bool | None:
+    """A boolean from a bool, ``0``/``1`` or ``"true"``/``"false"``/``"1"``/``"0"``."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return bool(value) if value in (0, 1) else None
+    if isinstance(value, str):
+        return _FLAG_TEXT.get(value.strip().lower())
+    return None
+
+
+_TEXT_FIELDS = ("display_name", "bio", "bio_url", "region", "language", "avatar_url")
+_ID_FIELDS = ("username", "user_id", "sec_uid", "open_id", "instagram_id", "youtube_channel_id")
+_FLAG_FIELDS = ("is_verified", "is_private")
+_COUNT_FIELDS = (
+    "follower_count",
+    "following_count",
+    "likes_count",
+    "video_count",
+    "digg_count",
+    "friend_count",
+)
+CONVERTERS: dict[str, Callable[[Any], object]] = {
+    **dict.fromkeys(_TEXT_FIELDS, as_text),
+    **dict.fromkeys(_ID_FIELDS, as_id),
+    **dict.fromkeys(_FLAG_FIELDS, as_flag),
+    **dict.fromkeys(_COUNT_FIELDS, as_count),
+}
+"""How each mapped record field is read from its upstream value."""
+
+ENSEMBLEDATA_USER_INFO: ShapeTable = {
+    "username": (("user", "uniqueId"),),
+    "user_id": (("user", "id"),),
+    "sec_uid": (("user", "secUid"),),
+    "display_name": (("user", "nickname"),),
+    "bio": (("user", "signature"),),
+    "bio_url": (("user", "bioLink", "link"),),
+    "region": (("user", "region"),),
+    "language": (("user", "language"),),
+    "is_verified": (("user", "verified"),),
+    "is_private": (("user", "privateAccount"),),
+    "follower_count": (("stats", "followerCount"),),
+    "following_count": (("stats", "followingCount"),),
+    "likes_count": (("stats", "heartCount"), ("stats", "heart")),
+    "video_count": (("stats", "videoCount"),),
+    "digg_count": (("stats", "diggCount"),),
+    "friend_count": (("stats", "friendCount"),),
+    "avatar_url": (("user", "avatarLarger"), ("user", "avatarMedium"), ("user", "avatarThumb")),
+    "instagram_id": (("user", "ins_id"),),
+    "youtube_channel_id": (("user", "youtube_channel_id"),),
+}
+"""``GET /tt/user/info``: camelCase ``{"user": {...}, "stats": {...}}``."""
+
+ENSEMBLEDATA_USER_INFO_FROM_SECUID: ShapeTable = {
+    "username": (("user", "unique_id"),),
+    "user_id": (("user", "uid"),),
+    "sec_uid": (("user", "sec_uid"),),
+    "display_name": (("user", "nickname"),),
+    "bio": (("user", "signature"),),
+    "bio_url": (("user", "bio_url"),),
+    "region": (("user", "region"),),
+    "language": (("user", "language"),),
+    "is_verified": (("user", "verified"),),
+    # The app API's private-account flag (0/1); inferred from other clients, not documented.
+    "is_private": (("user", "secret"),),
+    "follower_count": (("user", "follower_count"),),
+    "following_count": (("user", "following_count"),),
+    "likes_count": (("user", "total_favorited"),),
+    "video_count": (("user", "aweme_count"),),
+    "digg_count": (("user", "favoriting_count"),),
+    "avatar_url": (
+        ("user", "avatar_larger", "url_list", 0),
+        ("user", "avatar_medium", "url_list", 0),
+        ("user", "avatar_thumb", "url_list", 0),
+    ),
+    "instagram_id": (("user", "ins_id"),),
+    "youtube_channel_id": (("user", "youtube_channel_id"),),
+}
+"""``GET /tt/user/info-from-secuid``: snake_case ``{"user": {...flat...}}``."""
+
+ENSEMBLEDATA_ALTERNATIVE_METHOD: ShapeTable = {
+    name: ENSEMBLEDATA_USER_INFO_FROM_SECUID.get(name, ()) + ENSEMBLEDATA_USER_INFO.get(name, ())
+    for name in CONVERTERS
+    if name in ENSEMBLEDATA_USER_INFO_FROM_SECUID or name in ENSEMBLEDATA_USER_INFO
+}
+"""``info-from-secuid`` with ``alternative_method=true``: undocumented, so read tolerantly:
+the snake_case paths first, then the camelCase ones."""
+
+RESEARCH_USER_INFO: ShapeTable = {
+    "open_id": (("open_id",),),
+    "display_name": (("display_name",),),
+    "bio": (("bio_description",),),
+    "bio_url": (("bio_url",),),
+    "is_verified": (("is_verified",),),
+    "is_private": (("is_private",),),
+    "follower_count": (("follower_count",),),
+    "following_count": (("following_count",),),
+    "likes_count": (("likes_count",),),
+    "video_count": (("video_count",),),
+    "avatar_url": (("avatar_url",),),
+}
+"""Research API Query User Info: a flat object holding the fields asked for."""
+
+SHAPES: dict[str, ShapeTable] = {
+    "ensembledata_user_info": ENSEMBLEDATA_USER_INFO,
+    "ensembledata_user_info_from_secuid": ENSEMBLEDATA_USER_INFO_FROM_SECUID,
+    "ensembledata_alternative_method": ENSEMBLEDATA_ALTERNATIVE_METHOD,
+    "research_user_info": RESEARCH_USER_INFO,
+}
+"""Every payload shape's table, by name."""
+
+_CAMEL_CASE_USER_KEYS = ("uniqueId", "secUid", "privateAccount", "avatarLarger")
+_NORMALIZERS: dict[str, Callable[[object], str]] = {
+    LOOKUP_USERNAME: normalize_username,
+    LOOKUP_SEC_UID: normalize_sec_uid,
+}
+
+
+def _dig(payload: Any, path: Path) -> Any:
+    value = payload
+    for step in path:
+        if isinstance(step, int):
+            if not isinstance(value, list) or not -len(value) <= step < len(value):
+                return None
+            value = value[step]
+        elif isinstance(value, dict):
+            value = value.get(step)
+        else:
+            return None
+    return value
+
+
+def map_fields(payload: Any, table: ShapeTable) -> dict[str, Any]:
+    """Apply one shape's table to a payload: record field -> converted value, or ``None``.
+
+    :param payload: the upstream ``data`` payload; never modified.
+    :param table: one of the tables in :data:`SHAPES`.
+    """
+    values: dict[str, Any] = {}
+    for name, paths in table.items():
+        convert = CONVERTERS[name]
+        candidates = (convert(_dig(payload, path)) for path in paths)
+        values[name] = next((value for value in candidates if value is not None), None)
+    return values
+
+
+def ensembledata_shape(data: dict[str, Any], *, alternative_method: bool = False) -> ShapeTable:
+    """The table for an EnsembleData payload, told from the payload itself.
+
+    A ``stats`` block or camelCase user keys mean ``/tt/user/info``; otherwise the payload
+    is the snake_case ``info-from-secuid`` one, read with the tolerant table when the
+    alternative method was asked for.
+
+    :param data: the ``data`` payload, a dict.
+    :param alternative_method: whether the call used ``alternative_method=true``.
+    """
+    if alternative_method:
+        return ENSEMBLEDATA_ALTERNATIVE_METHOD
+    user = data.get("user")
+    camel_case = "stats" in data or (
+        isinstance(user, dict) and any(key in user for key in _CAMEL_CASE_USER_KEYS)
+    )
+    return ENSEMBLEDATA_USER_INFO if camel_case else ENSEMBLEDATA_USER_INFO_FROM_SECUID
+
+
+def _normalized_key(lookup_type: str, lookup_key: str) -> str:
+    normalize = _NORMALIZERS.get(lookup_type)
+    if normalize is None:
+        raise ValueError(
+            f"Unknown lookup_type {lookup_type!r}; expected one of {', '.join(_NORMALIZERS)}"
+        )
+    return normalize(lookup_key)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def user_from_ensembledata(
+    data: Any,
+    *,
+    lookup_type: str,
+    lookup_key: str,
+    alternative_method: bool = False,
+    units_charged: int | None = None,
+    fetched_at: dt.datetime | None = None,
+) -> TikTokUser:
+    """The record for one successful EnsembleData user-info reply.
+
+    The payload's shape (``/tt/user/info`` camelCase or ``info-from-secuid`` snake_case) is
+    told from the payload, not from ``lookup_type``. A payload without a ``user`` object or
+    without any identifier gives a row with status ``"error"``, keeping the payload in
+    ``raw`` and the units paid.
+
+    :param data: the reply's ``data`` payload, kept unchanged in ``raw``.
+    :param lookup_type: ``"username"`` or ``"sec_uid"``.
+    :param lookup_key: the username or sec_uid asked for; normalized.
+    :param alternative_method: whether the call used ``alternative_method=true``.
+    :param units_charged: the units the call cost.
+    :param fetched_at: when the reply arrived; now in UTC when ``None``.
+    :raises ValueError: for an unknown lookup type or a malformed lookup key.
+    """
+    common: dict[str, Any] = {
+        "source": SOURCE_ENSEMBLEDATA,
+        "lookup_type": lookup_type,
+        "lookup_key": _normalized_key(lookup_type, lookup_key),
+        "units_charged": units_charged,
+        "fetched_at": fetched_at or _now(),
+        "raw": data,
+    }
+    if not isinstance(data, dict) or not isinstance(data.get("user"), dict):
+        return TikTokUser(
+            status="error",
+            error="EnsembleData returned no 'user' object in its data payload "
+            f"(got a {type(data).__name__})",
+            **common,
+        )
+    values = map_fields(data, ensembledata_shape(data, alternative_method=alternative_method))
+    if not (values["username"] or values["user_id"] or values["sec_uid"]):
+        return TikTokUser(
+            status="error",
+            error="EnsembleData returned a user object without a username, id or sec_uid",
+            **common,
+        )
+    return TikTokUser(status=STATUS_FOUND, **values, **common)
+
+
+def user_from_research(
+    data: Any,
+    *,
+    username: str,
+    log_id: str | None = None,
+    fetched_at: dt.datetime | None = None,
+) -> TikTokUser:
+    """The record for one successful Research API Query User Info reply.
+
+    The reply does not echo the username, so ``username`` comes from the request. Fields
+    that were not asked for, or not returned, stay ``None``. A ``data`` payload that is not
+    an object gives a row with status ``"error"``, keeping the payload in ``raw``.
+
+    :param data: the reply's ``data`` payload, kept unchanged in ``raw``.
+    :param username: the username asked for; normalized.
+    :param log_id: TikTok's request id.
+    :param fetched_at: when the reply arrived; now in UTC when ``None``.
+    :raises ValueError: for a malformed username.
+    """
+    key = normalize_username(username)
+    common: dict[str, Any] = {
+        "source": SOURCE_RESEARCH,
+        "lookup_type": LOOKUP_USERNAME,
+        "lookup_key": key,
+        "log_id": log_id,
+        "fetched_at": fetched_at or _now(),
+        "raw": data,
+    }
+    if not isinstance(data, dict):
+        return TikTokUser(
+            status="error",
+            error="The TikTok Research API returned a data payload that is not an object "
+            f"(got a {type(data).__name__})",
+            **common,
+        )
+    return TikTokUser(
+        status=STATUS_FOUND, username=key, **map_fields(data, RESEARCH_USER_INFO), **common
+    )
+
+
+def failed_lookup(
+    *,
+    source: str,
+    lookup_type: str,
+    lookup_key: str,
+    status: str,
+    error: str,
+    units_charged: int | None = None,
+    log_id: str | None = None,
+    fetched_at: dt.datetime | None = None,
+) -> TikTokUser:
+    """The row for a user that could not be returned: every profile field ``None``.
+
+    ``lookup_key`` is normalized when it can be; a key that cannot (status ``"invalid"``)
+    is kept as given, so the row shows what was asked for.
+
+    :param source: ``"ensembledata"`` or ``"tiktok_research"``.
+    :param lookup_type: ``"username"`` or ``"sec_uid"``.
+    :param lookup_key: the username or sec_uid asked for.
+    :param status: ``"not_found"``, ``"private"``, ``"restricted"``, ``"invalid"`` or
+        ``"error"``, for example a :class:`~airflow_provider_tiktok.exceptions.TikTokUserError`'s
+        ``status``.
+    :param error: the upstream message.
+    :param units_charged: the units the call cost, if any.
+    :param log_id: the Research API's request id, if any.
+    :param fetched_at: when the reply arrived; now in UTC when ``None``.
+    :raises ValueError: for status ``"found"`` or an unknown source, lookup type or status.
+    """
+    if status == STATUS_FOUND:
+        raise ValueError("failed_lookup() is for a user that was not found; got status 'found'")
+    try:
+        key = _normalized_key(lookup_type, lookup_key)
+    except ValueError:
+        key = lookup_key
+    return TikTokUser(
+        source=source,
+        lookup_type=lookup_type,
+        lookup_key=key,
+        status=status,
+        error=error,
+        units_charged=units_charged,
+        log_id=log_id,
+        fetched_at=fetched_at or _now(),
+    )
