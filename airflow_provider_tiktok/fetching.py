@@ -202,7 +202,8 @@ def fetch_users(
     """Fetch every lookup concurrently and hand each record to ``on_user`` as it arrives.
 
     Records arrive in completion order with their input index; ``on_user`` runs in the
-    calling thread. At most ``2 * max_workers`` calls are queued or in flight at once.
+    calling thread. At most ``max_workers`` calls are in flight at once, and nothing
+    is queued behind them, so a fatal error stops the batch without wasting calls.
 
     :param source: the API to fetch from.
     :param lookups: what to fetch, in input order.
@@ -217,14 +218,13 @@ def fetch_users(
     budget = _UnitBudget(max_units)
     failure: BaseException | None = None
     pending: dict[Future[TikTokUser], int] = {}
-    window = max(2 * max_workers, 1)
     queue = enumerate(lookups)
 
     with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="tiktok-fetch") as pool:
 
         def submit_more() -> None:
             nonlocal failure
-            while failure is None and len(pending) < window:
+            while failure is None and len(pending) < max_workers:
                 item = next(queue, None)
                 if item is None:
                     return
