@@ -74,8 +74,8 @@ class _UserInfoOperator(BaseOperator):
             )
         if self.on_user_error == "skip":
             users = [user for user in users if user.status == "found"]
-        if len(users) == 1 and users[0].username:
-            context["ti"].xcom_push(key=PROFILE_USERNAME_XCOM_KEY, value=users[0].username)
+        profile = users[0].username if len(users) == 1 else None
+        context["ti"].xcom_push(key=PROFILE_USERNAME_XCOM_KEY, value=profile)
         return [user.to_dict() for user in users]
 
 

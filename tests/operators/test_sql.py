@@ -12,19 +12,12 @@ from airflow_provider_tiktok.exceptions import TikTokQuotaExhaustedError
 from airflow_provider_tiktok.mapping import failed_lookup
 from airflow_provider_tiktok.operators.sql import TikTokUserInfoToSqlOperator
 from airflow_provider_tiktok.warehouse import COLUMNS, SnapshotTable, resolve_sql_hook
-from tests.operators.conftest import FakeEnsembleData, FakeResearch, camel_payload
+from tests.fake_apis import FakeEnsembleData, FakeResearch, camel_payload
 from tests.postgres_server import TemporaryPostgres
 
 DAY_1 = dt.date(2026, 11, 1)
 DAY_2 = dt.date(2026, 11, 2)
 BIG = 3_000_000_000  # above 2**31
-
-
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[TemporaryPostgres]:
-    server = TemporaryPostgres().start()
-    yield server
-    server.stop()
 
 
 class Warehouse:

@@ -17,7 +17,7 @@ from airflow_provider_tiktok.operators.user_info import (
     TikTokResearchUserInfoOperator,
 )
 from airflow_provider_tiktok.users import TIKTOK_USER_FIELDS
-from tests.operators.conftest import ED_TOKEN, FakeEnsembleData, FakeResearch
+from tests.fake_apis import ED_TOKEN, FakeEnsembleData, FakeResearch
 
 
 def run(operator: Any, context: dict[str, Any]) -> list[dict[str, Any]]:
@@ -256,7 +256,7 @@ def test_no_profile_link_for_several_users(
 ) -> None:
     run(EnsembleDataUserInfoOperator(task_id="t", usernames=["alice", "bob"]), context)
 
-    assert context["ti"].pushed == {}
+    assert context["ti"].pushed == {PROFILE_USERNAME_XCOM_KEY: None}
 
 
 def test_research_records_take_the_username_from_the_request(

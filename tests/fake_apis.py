@@ -1,14 +1,12 @@
-"""Fixtures for the operator tests: mocked APIs that answer per username, and a task context."""
+"""Mocked EnsembleData and Research APIs (requests-mock) that answer per username."""
 
 from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import pytest
 import requests_mock as requests_mock_module
 
 ED_BASE = "http://ensembledata.test/apis"
@@ -92,35 +90,6 @@ class FakeResearch:
         return body
 
 
-@pytest.fixture
-def ensembledata(
-    requests_mock: requests_mock_module.Mocker, airflow_conn: Callable[..., str]
-) -> FakeEnsembleData:
-    airflow_conn(
-        "ensembledata_default",
-        conn_type="ensembledata",
-        password=ED_TOKEN,
-        host=ED_BASE,
-        extra={"max_retries": 0},
-    )
-    return FakeEnsembleData(requests_mock)
-
-
-@pytest.fixture
-def research(
-    requests_mock: requests_mock_module.Mocker, airflow_conn: Callable[..., str]
-) -> FakeResearch:
-    airflow_conn(
-        "tiktok_research_default",
-        conn_type="tiktok_research",
-        login=RESEARCH_KEY,
-        password=RESEARCH_SECRET,
-        host=RESEARCH_BASE,
-        extra={"max_retries": 0},
-    )
-    return FakeResearch(requests_mock)
-
-
 class RecordingTaskInstance:
     """Stands in for the task instance of the context: records XCom pushes."""
 
@@ -129,8 +98,3 @@ class RecordingTaskInstance:
 
     def xcom_push(self, key: str, value: Any) -> None:
         self.pushed[key] = value
-
-
-@pytest.fixture
-def context() -> dict[str, Any]:
-    return {"ti": RecordingTaskInstance(), "logical_date": None}

@@ -1,0 +1,73 @@
+"""Daily snapshot of TikTok profiles, through both APIs, into a warehouse table.
+
+* The usernames come from the Airflow Variable ``tiktok_usernames`` (a JSON list) or, when
+  it is not set, from ``tiktok_usernames.txt`` next to this file.
+* They are split into batches, and each batch is one mapped task (dynamic task mapping),
+  so Airflow's executor (Celery, Kubernetes...) spreads the work over its workers.
+* The ``tiktok_api`` pool bounds how many batches call the APIs at once; create it with
+  ``airflow pools set tiktok_api 4 "TikTok API calls"``.
+* Rows go to the table ``tiktok_user_snapshots`` of the ``tiktok_warehouse`` connection:
+  any common.sql database (PostgreSQL, SQLite, Snowflake, ...).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+try:
+    from airflow.sdk import DAG, Variable, task
+except ImportError:  # Airflow 2
+    from airflow import DAG
+    from airflow.decorators import task
+    from airflow.models import Variable
+
+from airflow_provider_tiktok.operators.sql import TikTokUserInfoToSqlOperator
+
+WAREHOUSE_CONN_ID = "tiktok_warehouse"
+API_POOL = "tiktok_api"
+BATCH_SIZE = 4
+USERNAMES_FILE = Path(__file__).with_name("tiktok_usernames.txt")
+
+with DAG(
+    dag_id="tiktok_user_snapshots",
+    schedule="@daily",
+    start_date=dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc),
+    catchup=False,
+    max_active_runs=1,
+    default_args={"retries": 2, "retry_delay": dt.timedelta(minutes=5)},
+    tags=["tiktok"],
+) as dag:
+
+    @task
+    def username_batches() -> list[list[str]]:
+        """Read the usernames and split them into batches, one per mapped task."""
+        configured = Variable.get("tiktok_usernames", None)
+        if configured:
+            usernames = json.loads(configured)
+        else:
+            lines = USERNAMES_FILE.read_text().splitlines()
+            usernames = [
+                line.strip() for line in lines if line.strip() and not line.startswith("#")
+            ]
+        return [usernames[i : i + BATCH_SIZE] for i in range(0, len(usernames), BATCH_SIZE)]
+
+    batches = username_batches()
+
+    TikTokUserInfoToSqlOperator.partial(
+        task_id="snapshot_ensembledata",
+        source="ensembledata",
+        sql_conn_id=WAREHOUSE_CONN_ID,
+        pool=API_POOL,
+        max_workers=4,
+        max_units=500,
+    ).expand(usernames=batches)
+
+    TikTokUserInfoToSqlOperator.partial(
+        task_id="snapshot_research",
+        source="tiktok_research",
+        sql_conn_id=WAREHOUSE_CONN_ID,
+        pool=API_POOL,
+        max_workers=2,
+    ).expand(usernames=batches)

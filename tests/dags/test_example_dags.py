@@ -1,0 +1,116 @@
+"""The example DAGs, run through Airflow itself with ``dag.test()`` and HTTP mocked."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from airflow_provider_tiktok.warehouse import COLUMNS, resolve_sql_hook
+from tests.dag_runs import EXAMPLE_DAGS, dag_bag, migrate_metadata_db, run_dag
+from tests.fake_apis import FakeEnsembleData, FakeResearch
+from tests.postgres_server import TemporaryPostgres
+
+
+@pytest.fixture(scope="module", autouse=True)
+def metadata_db() -> None:
+    migrate_metadata_db()
+
+
+def test_every_example_dag_loads_without_import_errors() -> None:
+    bag = dag_bag()
+
+    assert bag.import_errors == {}
+    assert sorted(bag.dag_ids) == sorted(path.stem for path in EXAMPLE_DAGS.glob("*.py"))
+
+
+def test_ensembledata_example_returns_records_to_xcom(ensembledata: FakeEnsembleData) -> None:
+    ensembledata.fail("charlidamelio", 472, "Private user")
+
+    result = run_dag("example_ensembledata_user_info")
+
+    assert result.state.endswith("success")
+    records = result.xcoms[("fetch_profiles", -1)]
+    assert [(r["lookup_key"], r["status"]) for r in records] == [
+        ("tiktok", "found"),
+        ("khaby.lame", "found"),
+        ("charlidamelio", "private"),
+    ]
+    assert records[0]["follower_count"] == 1000
+
+
+def test_research_example_returns_records_to_xcom(research: FakeResearch) -> None:
+    result = run_dag("example_tiktok_research_user_info")
+
+    assert result.state.endswith("success")
+    records = result.xcoms[("fetch_profiles", -1)]
+    assert [(r["username"], r["follower_count"], r["source"]) for r in records] == [
+        ("tiktok", 42, "tiktok_research"),
+        ("khaby.lame", 42, "tiktok_research"),
+    ]
+    assert research.fields[0] == "display_name,follower_count,likes_count,video_count,is_verified"
+
+
+def test_mapped_example_expands_over_batches(ensembledata: FakeEnsembleData) -> None:
+    result = run_dag("example_user_info_mapped")
+
+    assert result.state.endswith("success")
+    usernames = {
+        map_index: [r["username"] for r in value]
+        for (task_id, map_index), value in result.xcoms.items()
+        if task_id == "fetch_batch"
+    }
+    assert usernames == {
+        0: ["tiktok", "khaby.lame"],
+        1: ["charlidamelio"],
+        2: ["bellapoarch", "addisonre"],
+    }
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def warehouse_conn(
+    request: pytest.FixtureRequest, airflow_conn: Callable[..., str], tmp_path: Path
+) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield airflow_conn("tiktok_warehouse", conn_type="sqlite", host=str(tmp_path / "w.db"))
+        return
+    server: TemporaryPostgres = request.getfixturevalue("postgres_server")
+    yield airflow_conn("tiktok_warehouse", **json.loads(server.airflow_connection()))
+    resolve_sql_hook("tiktok_warehouse").run("DROP TABLE IF EXISTS tiktok_user_snapshots")
+
+
+def test_snapshot_dag_writes_both_sources_into_the_warehouse(
+    ensembledata: FakeEnsembleData, research: FakeResearch, warehouse_conn: str
+) -> None:
+    ensembledata.fail("mrbeast", 473, "User not found")
+
+    result = run_dag("tiktok_user_snapshots")
+
+    assert result.state.endswith("success")
+    hook = resolve_sql_hook(warehouse_conn)
+    rows = [
+        dict(zip(COLUMNS, row, strict=True))
+        for row in hook.get_records(
+            f"SELECT {', '.join(COLUMNS)} FROM tiktok_user_snapshots ORDER BY source, lookup_key"
+        )
+    ]
+    usernames = [
+        line.strip()
+        for line in (EXAMPLE_DAGS / "tiktok_usernames.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert len(rows) == 2 * len(usernames)
+    by_source: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        by_source.setdefault(row["source"], {})[row["lookup_key"]] = row
+    assert set(by_source["ensembledata"]) == set(usernames)
+    assert set(by_source["tiktok_research"]) == set(usernames)
+    assert by_source["ensembledata"]["mrbeast"]["status"] == "not_found"
+    assert by_source["ensembledata"]["tiktok"]["follower_count"] == 1000
+    assert by_source["tiktok_research"]["tiktok"]["follower_count"] == 42
+    assert {str(row["snapshot_date"]) for row in rows} == {"2026-11-01"}
+    summaries = [v for (task, _), v in result.xcoms.items() if task.startswith("snapshot_")]
+    assert sum(s["rows_written"] for s in summaries) == len(rows)
