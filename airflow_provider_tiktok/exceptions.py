@@ -15,12 +15,14 @@ what to do with an error:
 from __future__ import annotations
 
 from airflow_provider_tiktok.compat import AirflowException, AirflowFailException
+from airflow_provider_tiktok.redaction import redact
 
 
 class TikTokApiError(AirflowException):
     """Base class of every error returned by an upstream TikTok API.
 
-    :param message: what went wrong, never containing a secret.
+    :param message: what went wrong; known secrets and secret query parameters in it are
+        redacted, so upstream texts (an error ``detail`` that echoes the request) are safe.
     :param http_status: the HTTP status, or ``None`` when no response arrived.
     :param api_code: the API's own error code (``"invalid_params"``, ``"491"`` ...).
     :param log_id: the Research API's request id, for TikTok support.
@@ -34,7 +36,7 @@ class TikTokApiError(AirflowException):
         api_code: str | None = None,
         log_id: str | None = None,
     ) -> None:
-        self.message = message
+        self.message = redact(message)
         self.http_status = http_status
         self.api_code = api_code
         self.log_id = log_id
@@ -118,6 +120,36 @@ class TikTokTransientError(TikTokApiError):
     ) -> None:
         self.retry_after = retry_after
         super().__init__(message, http_status=http_status, api_code=api_code, log_id=log_id)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (
+            _rebuild_transient_error,
+            (
+                type(self),
+                self.message,
+                self.http_status,
+                self.api_code,
+                self.log_id,
+                self.retry_after,
+            ),
+        )
+
+
+def _rebuild_transient_error(
+    cls: type[TikTokTransientError],
+    message: str,
+    http_status: int | None,
+    api_code: str | None,
+    log_id: str | None,
+    retry_after: float | None,
+) -> TikTokTransientError:
+    return cls(
+        message,
+        http_status=http_status,
+        api_code=api_code,
+        log_id=log_id,
+        retry_after=retry_after,
+    )
 
 
 class TikTokRateLimitError(TikTokTransientError):

@@ -108,7 +108,6 @@ def as_list(value: str | Iterable[str] | None, *, name: str) -> list[str]:
     return list(value)
 
 
-
 @dataclass(frozen=True)
 class Lookup:
     """One user to fetch: how to look it up and the normalized key.

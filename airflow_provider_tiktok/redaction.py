@@ -58,18 +58,32 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-_URLLIB3_LOGGER = "urllib3.connectionpool"
+_URLLIB3_LOGGERS = (
+    "urllib3.connectionpool",
+    "urllib3.connection",
+    "urllib3.poolmanager",
+    "urllib3.util.retry",
+)
+"""urllib3's loggers whose messages carry request URLs.
+
+A logger's filters only see records logged on that very logger, not on its children, so
+each one gets its own filter.
+"""
 _filter_installed = False
 _filter_lock = threading.Lock()
 
 
 def install_urllib3_log_filter() -> None:
-    """Attach :class:`RedactingFilter` to urllib3's request logger, once per process.
+    """Attach :class:`RedactingFilter` to urllib3's URL-logging loggers, once per process.
 
-    urllib3 logs every request line, query string included, at DEBUG level.
+    urllib3 logs every request line, query string included, at DEBUG level
+    (``urllib3.connectionpool``), and URLs in its header-parsing warnings
+    (``urllib3.connection``), redirect lines and retry lines.
     """
     global _filter_installed
     with _filter_lock:
         if not _filter_installed:
-            logging.getLogger(_URLLIB3_LOGGER).addFilter(RedactingFilter())
+            redacting_filter = RedactingFilter()
+            for name in _URLLIB3_LOGGERS:
+                logging.getLogger(name).addFilter(redacting_filter)
             _filter_installed = True

@@ -68,8 +68,15 @@ class TemporaryPostgres:
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         )
         self._run(
-            "pg_ctl", "-D", str(self.data_dir), "-o", options, "-l",
-            str(self.directory / "server.log"), "-w", "start",
+            "pg_ctl",
+            "-D",
+            str(self.data_dir),
+            "-o",
+            options,
+            "-l",
+            str(self.directory / "server.log"),
+            "-w",
+            "start",
         )
         return self
 

@@ -257,6 +257,7 @@ class TikTokBaseHook(BaseHook):
     ) -> tuple[JsonObject, requests.Response]:
         if self._rate_limiter is not None:
             self._rate_limiter.acquire()
+        failure: TikTokApiError | None = None
         try:
             response = self.session.request(
                 method,
@@ -267,25 +268,30 @@ class TikTokBaseHook(BaseHook):
                 auth=auth,
                 timeout=self.timeout,
             )
-        except requests.Timeout as error:
-            raise TikTokTransientError(
-                f"{self.api_name} did not answer within {self.timeout[1]:g} s "
-                f"({type(error).__name__}: {redact(str(error))})"
-            ) from None
-        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as error:
-            raise TikTokTransientError(
-                f"Could not reach {self.api_name} ({type(error).__name__}: {redact(str(error))})"
-            ) from None
         except requests.RequestException as error:
-            raise TikTokApiError(
-                f"Request to {self.api_name} failed ({type(error).__name__}: {redact(str(error))})"
-            ) from None
+            failure = self._transport_error(error)
+        if failure is not None:
+            # Raised outside the ``except`` block on purpose: the transport error's text holds
+            # the request URL (with EnsembleData's token), and raising inside the block would
+            # keep it reachable as ``__context__`` of the error we raise.
+            raise failure
 
         body = self._decode(response)
         self._classify_error(response, body)
         if body is None:
             raise self._unreadable_reply_error(response, "a body that is not JSON")
         return body, response
+
+    def _transport_error(self, error: requests.RequestException) -> TikTokApiError:
+        """The redacted error for a request that got no response: transient for network faults."""
+        reason = f"{type(error).__name__}: {redact(str(error))}"
+        if isinstance(error, requests.Timeout):
+            return TikTokTransientError(
+                f"{self.api_name} did not answer within {self.timeout[1]:g} s ({reason})"
+            )
+        if isinstance(error, (requests.ConnectionError, requests.exceptions.ChunkedEncodingError)):
+            return TikTokTransientError(f"Could not reach {self.api_name} ({reason})")
+        return TikTokApiError(f"Request to {self.api_name} failed ({reason})")
 
     @staticmethod
     def _decode(response: requests.Response) -> JsonObject | None:

@@ -21,6 +21,7 @@ from airflow_provider_tiktok.exceptions import (
     TikTokRateLimitError,
     TikTokSubscriptionError,
     TikTokTransientError,
+    TikTokUserError,
     TikTokUserInvalidError,
     TikTokUserNotFoundError,
     TikTokUserPrivateError,
@@ -158,13 +159,14 @@ class EnsembleDataHook(TikTokBaseHook):
     def get_used_units(self, date: dt.date | str) -> EnsembleDataResponse:
         """Units used on one day (free, costs no units): ``GET /customer/get-used-units``.
 
-        :param date: the day, as a date or ``YYYY-MM-DD``.
+        :param date: the day, as a date, a datetime (its date is used) or ``YYYY-MM-DD``.
         """
-        day = (
-            date.isoformat()
-            if isinstance(date, dt.date)
-            else dt.date.fromisoformat(date).isoformat()
-        )
+        if isinstance(date, dt.datetime):
+            day = date.date().isoformat()
+        elif isinstance(date, dt.date):
+            day = date.isoformat()
+        else:
+            day = dt.date.fromisoformat(date).isoformat()
         return self._get("/customer/get-used-units", {"date": day})
 
     def test_connection(self) -> tuple[bool, str]:
@@ -204,6 +206,10 @@ class EnsembleDataHook(TikTokBaseHook):
             )
         if status in _ERRORS_BY_STATUS:
             error_class, meaning = _ERRORS_BY_STATUS[status]
+            if body is None and issubclass(error_class, TikTokUserError):
+                # A per-user status with an HTML page is a proxy's or a wrong base URL's
+                # reply, not EnsembleData's verdict on the user: report the unreadable reply.
+                return
             message = meaning if not detail or detail == meaning else f"{meaning}: {detail}"
             raise error_class(message, http_status=status, api_code=str(status))
         if body is not None:

@@ -273,7 +273,8 @@ class TikTokResearchHook(TikTokBaseHook):
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         if body is None:
             return
-        if isinstance(body.get("error"), str):
+        oauth_error = body.get("error")
+        if isinstance(oauth_error, str) and oauth_error.strip():
             self._classify_oauth_error(status, body, retry_after)
             return
         error = _error_block(body)

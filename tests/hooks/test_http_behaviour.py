@@ -1,0 +1,745 @@
+"""The HTTP behaviour both hooks share: retries, backoff, Retry-After, timeouts, pool, bodies."""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import requests
+import requests_mock as rm
+
+from airflow_provider_tiktok import __version__
+from airflow_provider_tiktok.compat import AirflowFailException
+from airflow_provider_tiktok.exceptions import (
+    TikTokApiError,
+    TikTokAuthError,
+    TikTokCallerError,
+    TikTokQuotaExhaustedError,
+    TikTokRateLimitError,
+    TikTokSubscriptionError,
+    TikTokTransientError,
+    TikTokUserError,
+)
+from airflow_provider_tiktok.hooks.base import BACKOFF_MAX
+from airflow_provider_tiktok.hooks.ensembledata import EnsembleDataHook
+from airflow_provider_tiktok.hooks.research import TikTokResearchHook
+
+ED_TOKEN = "ed-token-http-behaviour-7c1d2e3f4a5b"
+ED_BASE = "http://mock.local/apis"
+ED_USER_INFO = f"{ED_BASE}/tt/user/info"
+ED_OK: dict[str, Any] = {"json": {"data": {"user": {"uniqueId": "someuser"}}}}
+
+RESEARCH_BASE = "http://research.mock"
+TOKEN_URL = f"{RESEARCH_BASE}/v2/oauth/token/"
+RESEARCH_USER_INFO = f"{RESEARCH_BASE}/v2/research/user/info/"
+TOKEN_OK: dict[str, Any] = {
+    "json": {"access_token": "clt.http-behaviour-token-0a1b2c3d", "expires_in": 7200}
+}
+RESEARCH_OK: dict[str, Any] = {
+    "json": {"data": {"display_name": "Some"}, "error": {"code": "ok", "log_id": "L1"}}
+}
+
+HTML_502 = (
+    "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+    "<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n"
+    "</body>\r\n</html>\r\n"
+)
+
+
+def ed_error(status: int, detail: str = "failure", **extra: Any) -> dict[str, Any]:
+    return {"status_code": status, "json": {"detail": detail}, **extra}
+
+
+def research_error(status: int, code: str, message: str = "failure") -> dict[str, Any]:
+    return {
+        "status_code": status,
+        "json": {"data": {}, "error": {"code": code, "message": message, "log_id": "L2"}},
+    }
+
+
+def backoff_bounds(retry_number: int) -> tuple[float, float]:
+    """Exponential backoff from 1 s, doubling, capped, plus up to 1 s of jitter."""
+    base = min(BACKOFF_MAX, 2.0 ** (retry_number - 1))
+    return base, base + 1.0
+
+
+def assert_exponential_backoff(sleeps: list[float]) -> None:
+    for retry_number, slept in enumerate(sleeps, start=1):
+        low, high = backoff_bounds(retry_number)
+        assert low <= slept <= high, f"retry {retry_number} slept {slept}, not in [{low}, {high}]"
+
+
+@pytest.fixture
+def sleeps() -> list[float]:
+    return []
+
+
+@pytest.fixture
+def make_ed_hook(
+    airflow_conn: Callable[..., str], sleeps: list[float]
+) -> Callable[..., EnsembleDataHook]:
+    def make(extra: dict[str, Any] | None = None, **kwargs: Any) -> EnsembleDataHook:
+        fields: dict[str, Any] = {"conn_type": "ensembledata", "password": ED_TOKEN}
+        fields["host"] = ED_BASE
+        if extra is not None:
+            fields["extra"] = extra
+        airflow_conn("ed_http", **fields)
+        kwargs.setdefault("sleep", sleeps.append)
+        return EnsembleDataHook("ed_http", **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def make_research_hook(
+    airflow_conn: Callable[..., str], sleeps: list[float]
+) -> Callable[..., TikTokResearchHook]:
+    def make(**kwargs: Any) -> TikTokResearchHook:
+        airflow_conn(
+            "research_http",
+            conn_type="tiktok_research",
+            login="client-key-http",
+            password="client-secret-http-4d3c2b1a",
+            host=RESEARCH_BASE,
+        )
+        kwargs.setdefault("sleep", sleeps.append)
+        return TikTokResearchHook("research_http", **kwargs)
+
+    return make
+
+
+# Retries of transient failures
+
+
+@pytest.mark.parametrize("status", [429, 500, 502, 503, 504])
+def test_a_transient_status_is_retried_with_backoff_until_success(
+    make_ed_hook: Callable[..., EnsembleDataHook],
+    requests_mock: rm.Mocker,
+    sleeps: list[float],
+    status: int,
+) -> None:
+    requests_mock.get(ED_USER_INFO, [ed_error(status), ed_error(status), ed_error(status), ED_OK])
+
+    reply = make_ed_hook(max_retries=5).user_info_from_username("someuser")
+
+    assert reply.data == ED_OK["json"]["data"]
+    assert requests_mock.call_count == 4
+    assert len(sleeps) == 3
+    assert_exponential_backoff(sleeps)
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        requests.exceptions.ConnectionError("Connection reset by peer"),
+        requests.exceptions.ConnectTimeout("connect timed out"),
+        requests.exceptions.ReadTimeout("read timed out"),
+        requests.exceptions.ChunkedEncodingError("Connection broken: IncompleteRead"),
+    ],
+    ids=lambda error: type(error).__name__,
+)
+def test_network_failures_are_retried_with_backoff_until_success(
+    make_ed_hook: Callable[..., EnsembleDataHook],
+    requests_mock: rm.Mocker,
+    sleeps: list[float],
+    failure: Exception,
+) -> None:
+    requests_mock.get(ED_USER_INFO, [{"exc": failure}, {"exc": failure}, ED_OK])
+
+    reply = make_ed_hook(max_retries=5).user_info_from_username("someuser")
+
+    assert reply.data == ED_OK["json"]["data"]
+    assert requests_mock.call_count == 3
+    assert len(sleeps) == 2
+    assert_exponential_backoff(sleeps)
+
+
+def test_an_html_502_page_is_retried_and_reported_clearly_when_it_persists(
+    make_ed_hook: Callable[..., EnsembleDataHook],
+    requests_mock: rm.Mocker,
+    sleeps: list[float],
+) -> None:
+    requests_mock.get(
+        ED_USER_INFO, status_code=502, text=HTML_502, headers={"Content-Type": "text/html"}
+    )
+
+    with pytest.raises(TikTokTransientError) as info:
+        make_ed_hook(max_retries=2).user_info_from_username("someuser")
+
+    assert requests_mock.call_count == 3
+    assert len(sleeps) == 2
+    message = str(info.value)
+    assert "EnsembleData returned a body that is not JSON (HTTP 502)" in message
+    assert "502 Bad Gateway" in message
+    assert "\n" not in message
+    assert info.value.http_status == 502
+
+
+def test_an_html_502_page_followed_by_success_returns_the_data(
+    make_ed_hook: Callable[..., EnsembleDataHook], requests_mock: rm.Mocker
+) -> None:
+    requests_mock.get(ED_USER_INFO, [{"status_code": 502, "text": HTML_502}, ED_OK])
+
+    reply = make_ed_hook(max_retries=1).user_info_from_username("someuser")
+
+    assert reply.data == ED_OK["json"]["data"]
+
+
+def test_backoff_doubles_with_jitter_for_every_retry(
+    make_ed_hook: Callable[..., EnsembleDataHook],
+    requests_mock: rm.Mocker,
+    sleeps: list[float],
+) -> None:
+    requests_mock.get(ED_USER_INFO, **ed_error(503))
+
+    with pytest.raises(TikTokTransientError):
+        make_ed_hook(max_retries=5, max_retry_wait=1000).user_info_from_username("someuser")
+
+    assert requests_mock.call_count == 6
+    assert len(sleeps) == 5
+    assert_exponential_backoff(sleeps)
+    assert any(slept != 2.0**index for index, slept in enumerate(sleeps)), "no jitter"
+
+
+def test_backoff_is_capped(
+    make_ed_hook: Callable[..., EnsembleDataHook],
+    requests_mock: rm.Mocker,
+    sleeps: list[float],
+) -> None:
+    requests_mock.get(ED_USER_INFO, **ed_error(500))
+
+    with pytest.raises(TikTokTransientError):
+        make_ed_hook(max_retries=9, max_retry_wait=10_000).user_info_from_username("someuser")
+
+    assert len(sleeps) == 9
+    assert_exponential_backoff(sleeps)
+    assert all(BACKOFF_MAX <= slept <= BACKOFF_MAX + 1 for slept in sleeps[7:])
+
+
+@pytest.mark.parametrize(
+    ("status", "retry_after", "expected"),
+    [(429, "7", 7.0), (503, "2.5", 2.5), (429, "0", 0.0)],
+)
+def test_retry_after_is_honoured_exactly(
+    make_ed_hook: Callable[..., EnsembleDataHook],
+    requests_mock: rm.Mocker,
+    sleeps: list[float],
+    status: int,
+    retry_after: str,
+    expected: float,
+) -> None:
+    requests_mock.get(ED_USER_INFO, [ed_error(status, headers={"Retry-After": retry_after}), ED_OK])
+
+    make_ed_hook(max_retries=3).user_info_from_username("someuser")
+
+    assert sleeps == [expected]
+
+
+def test_retry_after_on_an_html_503_page_is_honoured(
+    make_ed_hook: Callable[..., EnsembleDataHook],
+    requests_mock: rm.Mocker,
+    sleeps: list[float],
+) -> None:
+    requests_mock.get(
+        ED_USER_INFO,
+        [{"status_code": 503, "text": "<html>busy</html>", "headers": {"Retry-After": "4"}}, ED_OK],
+    )
+
+    make_ed_hook(max_retries=3).user_info_from_username("someuser")
+
+    assert sleeps == [4.0]
+
+
+@pytest.mark.parametrize("retry_after", ["soon", "Wed, 21 Oct 2015 07:28:00 GMT", ""])
+def test_an_unreadable_retry_after_falls_back_to_backoff(
+    make_ed_hook: Callable[..., EnsembleDataHook],
+    requests_mock: rm.Mocker,
+    sleeps: list[float],
+    retry_after: str,
+) -> None:
+    requests_mock.get(ED_USER_INFO, [ed_error(429, headers={"Retry-After": retry_after}), ED_OK])
+
+    make_ed_hook(max_retries=3).user_info_from_username("someuser")
+
+    assert len(sleeps) == 1
+    assert_exponential_backoff(sleeps)
+
+
+def test_total_wait_is_bounded_by_max_retry_wait(
+    make_ed_hook: Callable[..., EnsembleDataHook],
+    requests_mock: rm.Mocker,
+    sleeps: list[float],
+) -> None:
+    requests_mock.get(ED_USER_INFO, **ed_error(500))
+
+    with pytest.raises(TikTokTransientError):
+        make_ed_hook(max_retries=20, max_retry_wait=10).user_info_from_username("someuser")
+
+    assert sum(sleeps) <= 10
+    # 1-2 s, 2-3 s and 4-5 s fit in 10 s; a fourth wait of 8-9 s cannot.
+    assert len(sleeps) == 3
+    assert requests_mock.call_count == 4
+
+
+def test_a_retry_after_beyond_max_retry_wait_gives_up_at_once(
+    make_ed_hook: Callable[..., EnsembleDataHook],
+    requests_mock: rm.Mocker,
+    sleeps: list[float],
+) -> None:
+    requests_mock.get(ED_USER_INFO, **ed_error(429, headers={"Retry-After": "3600"}))
+
+    with pytest.raises(TikTokRateLimitError) as info:
+        make_ed_hook(max_retries=5, max_retry_wait=300).user_info_from_username("someuser")
+
+    assert info.value.retry_after == 3600.0
+    assert requests_mock.call_count == 1
+    assert sleeps == []
+
+
+@pytest.mark.parametrize("max_retries", [0, 1, 3])
+def test_attempts_are_bounded_by_max_retries(
+    make_ed_hook: Callable[..., EnsembleDataHook],
+    requests_mock: rm.Mocker,
+    sleeps: list[float],
+    max_retries: int,
+) -> None:
+    requests_mock.get(ED_USER_INFO, **ed_error(502))
+
+    with pytest.raises(TikTokTransientError) as info:
+        make_ed_hook(max_retries=max_retries).user_info_from_username("someuser")
+
+    assert requests_mock.call_count == max_retries + 1
+    assert len(sleeps) == max_retries
+    assert info.value.http_status == 502
+
+
+def test_max_retries_comes_from_the_connection_extra(
+    make_ed_hook: Callable[..., EnsembleDataHook],
+    requests_mock: rm.Mocker,
+) -> None:
+    requests_mock.get(ED_USER_INFO, **ed_error(500))
+
+    with pytest.raises(TikTokTransientError):
+        make_ed_hook(extra={"max_retries": "2"}).user_info_from_username("someuser")
+
+    assert requests_mock.call_count == 3
+
+
+def test_max_retries_default_is_five(
+    make_ed_hook: Callable[..., EnsembleDataHook],
+    requests_mock: rm.Mocker,
+) -> None:
+    requests_mock.get(ED_USER_INFO, **ed_error(500))
+
+    with pytest.raises(TikTokTransientError):
+        make_ed_hook().user_info_from_username("someuser")
+
+    assert requests_mock.call_count == 6
+
+
+def test_a_negative_max_retries_is_refused_before_any_request(
+    make_ed_hook: Callable[..., EnsembleDataHook], requests_mock: rm.Mocker
+) -> None:
+    with pytest.raises(ValueError, match="max_retries"):
+        make_ed_hook(max_retries=-1).user_info_from_username("someuser")
+
+    assert requests_mock.call_count == 0
+
+
+def test_research_internal_errors_and_html_504_pages_are_retried(
+    make_research_hook: Callable[..., TikTokResearchHook],
+    requests_mock: rm.Mocker,
+    sleeps: list[float],
+) -> None:
+    requests_mock.post(TOKEN_URL, **TOKEN_OK)
+    requests_mock.post(
+        RESEARCH_USER_INFO,
+        [
+            research_error(500, "internal_error"),
+            {"status_code": 504, "text": "<html><h1>504 Gateway Time-out</h1></html>"},
+            RESEARCH_OK,
+        ],
+    )
+
+    reply = make_research_hook(max_retries=5).user_info("someuser")
+
+    assert reply.data == {"display_name": "Some"}
+    assert len(sleeps) == 2
+    assert_exponential_backoff(sleeps)
+
+
+def test_research_rate_limit_is_retried_and_a_persistent_one_means_the_quota_is_spent(
+    make_research_hook: Callable[..., TikTokResearchHook],
+    requests_mock: rm.Mocker,
+    sleeps: list[float],
+) -> None:
+    requests_mock.post(TOKEN_URL, **TOKEN_OK)
+    requests_mock.post(RESEARCH_USER_INFO, **research_error(429, "rate_limit_exceeded"))
+
+    with pytest.raises(TikTokQuotaExhaustedError) as info:
+        make_research_hook(max_retries=2).user_info("someuser")
+
+    assert len(sleeps) == 2
+    assert info.value.api_code == "rate_limit_exceeded"
+    assert info.value.log_id == "L2"
+    assert isinstance(info.value, AirflowFailException)
+
+
+def test_research_rate_limit_followed_by_success_returns_the_data(
+    make_research_hook: Callable[..., TikTokResearchHook],
+    requests_mock: rm.Mocker,
+    sleeps: list[float],
+) -> None:
+    requests_mock.post(TOKEN_URL, **TOKEN_OK)
+    requests_mock.post(
+        RESEARCH_USER_INFO, [research_error(429, "rate_limit_exceeded"), RESEARCH_OK]
+    )
+
+    reply = make_research_hook(max_retries=2).user_info("someuser")
+
+    assert reply.log_id == "L1"
+    assert len(sleeps) == 1
+
+
+def test_a_transient_token_error_is_retried(
+    make_research_hook: Callable[..., TikTokResearchHook],
+    requests_mock: rm.Mocker,
+    sleeps: list[float],
+) -> None:
+    requests_mock.post(
+        TOKEN_URL,
+        [
+            {"status_code": 503, "json": {"error": "temporarily_unavailable"}},
+            {"exc": requests.exceptions.ConnectTimeout("connect timed out")},
+            TOKEN_OK,
+        ],
+    )
+    requests_mock.post(RESEARCH_USER_INFO, **RESEARCH_OK)
+
+    make_research_hook(max_retries=3).user_info("someuser")
+
+    assert len(sleeps) == 2
+
+
+# Failures that cannot fix themselves
+
+
+@pytest.mark.parametrize(
+    ("status", "error_class"),
+    [
+        (491, TikTokAuthError),
+        (492, TikTokAuthError),
+        (493, TikTokSubscriptionError),
+        (495, TikTokQuotaExhaustedError),
+        (422, TikTokCallerError),
+    ],
+)
+def test_fatal_ensembledata_errors_are_not_retried(
+    make_ed_hook: Callable[..., EnsembleDataHook],
+    requests_mock: rm.Mocker,
+    sleeps: list[float],
+    status: int,
+    error_class: type[TikTokApiError],
+) -> None:
+    requests_mock.get(ED_USER_INFO, **ed_error(status))
+
+    with pytest.raises(error_class) as info:
+        make_ed_hook(max_retries=5).user_info_from_username("someuser")
+
+    assert isinstance(info.value, AirflowFailException)
+    assert requests_mock.call_count == 1
+    assert sleeps == []
+
+
+@pytest.mark.parametrize("status", [404, 463, 471, 472, 473, 474])
+def test_per_user_ensembledata_errors_are_not_retried(
+    make_ed_hook: Callable[..., EnsembleDataHook],
+    requests_mock: rm.Mocker,
+    sleeps: list[float],
+    status: int,
+) -> None:
+    requests_mock.get(ED_USER_INFO, **ed_error(status))
+
+    with pytest.raises(TikTokUserError):
+        make_ed_hook(max_retries=5).user_info_from_username("someuser")
+
+    assert requests_mock.call_count == 1
+    assert sleeps == []
+
+
+def test_an_invalid_client_is_not_retried(
+    make_research_hook: Callable[..., TikTokResearchHook],
+    requests_mock: rm.Mocker,
+    sleeps: list[float],
+) -> None:
+    requests_mock.post(TOKEN_URL, status_code=401, json={"error": "invalid_client", "log_id": "L3"})
+
+    with pytest.raises(TikTokAuthError) as info:
+        make_research_hook(max_retries=5).user_info("someuser")
+
+    assert isinstance(info.value, AirflowFailException)
+    assert requests_mock.call_count == 1
+    assert sleeps == []
+
+
+@pytest.mark.parametrize(
+    ("status", "code"), [(401, "scope_not_authorized"), (400, "scope_permission_missed")]
+)
+def test_an_unauthorized_scope_is_not_retried(
+    make_research_hook: Callable[..., TikTokResearchHook],
+    requests_mock: rm.Mocker,
+    sleeps: list[float],
+    status: int,
+    code: str,
+) -> None:
+    requests_mock.post(TOKEN_URL, **TOKEN_OK)
+    requests_mock.post(RESEARCH_USER_INFO, **research_error(status, code))
+
+    with pytest.raises(TikTokAuthError) as info:
+        make_research_hook(max_retries=5).user_info("someuser")
+
+    assert isinstance(info.value, AirflowFailException)
+    assert [r.url.split("?")[0] for r in requests_mock.request_history] == [
+        TOKEN_URL,
+        RESEARCH_USER_INFO,
+    ]
+    assert sleeps == []
+
+
+@pytest.mark.parametrize(
+    "error_class",
+    [TikTokAuthError, TikTokSubscriptionError, TikTokQuotaExhaustedError, TikTokCallerError],
+)
+def test_fatal_error_classes_fail_the_task_without_task_retries(
+    error_class: type[TikTokApiError],
+) -> None:
+    assert issubclass(error_class, AirflowFailException)
+
+
+# Bodies that are not JSON
+
+
+@pytest.mark.parametrize(
+    ("text", "what"),
+    [
+        ("<html><body>Welcome to nginx!</body></html>", "<html><body>Welcome to nginx!"),
+        ('["a", "json", "list"]', '["a", "json", "list"]'),
+        ("", "''"),
+    ],
+    ids=["html", "json-list", "empty"],
+)
+def test_a_success_status_with_a_body_that_is_not_a_json_object_is_a_clear_error(
+    make_ed_hook: Callable[..., EnsembleDataHook],
+    requests_mock: rm.Mocker,
+    sleeps: list[float],
+    text: str,
+    what: str,
+) -> None:
+    requests_mock.get(ED_USER_INFO, text=text)
+
+    with pytest.raises(TikTokApiError) as info:
+        make_ed_hook(max_retries=5).user_info_from_username("someuser")
+
+    assert type(info.value) is TikTokApiError
+    assert "EnsembleData returned a body that is not JSON (HTTP 200)" in str(info.value)
+    assert what in str(info.value)
+    assert requests_mock.call_count == 1
+    assert sleeps == []
+
+
+def test_a_long_html_body_is_shortened_in_the_error(
+    make_ed_hook: Callable[..., EnsembleDataHook], requests_mock: rm.Mocker
+) -> None:
+    requests_mock.get(ED_USER_INFO, status_code=502, text="<p>" + "x" * 5000 + "</p>")
+
+    with pytest.raises(TikTokTransientError) as info:
+        make_ed_hook(max_retries=0).user_info_from_username("someuser")
+
+    assert len(str(info.value)) < 400
+    assert "..." in str(info.value)
+
+
+def test_research_html_body_on_a_client_error_is_a_clear_error(
+    make_research_hook: Callable[..., TikTokResearchHook], requests_mock: rm.Mocker
+) -> None:
+    requests_mock.post(TOKEN_URL, **TOKEN_OK)
+    requests_mock.post(RESEARCH_USER_INFO, status_code=403, text="<html>Forbidden</html>")
+
+    with pytest.raises(TikTokApiError) as info:
+        make_research_hook(max_retries=3).user_info("someuser")
+
+    assert type(info.value) is TikTokApiError
+    assert "TikTok Research API returned a body that is not JSON (HTTP 403)" in str(info.value)
+    assert "Forbidden" in str(info.value)
+
+
+# Timeouts, session, pool and User-Agent
+
+
+def test_every_call_has_a_connect_and_a_read_timeout(
+    make_ed_hook: Callable[..., EnsembleDataHook], requests_mock: rm.Mocker
+) -> None:
+    requests_mock.get(ED_USER_INFO, **ED_OK)
+
+    make_ed_hook().user_info_from_username("someuser")
+
+    assert requests_mock.last_request.timeout == (10.0, 30.0)
+
+
+@pytest.mark.parametrize(
+    ("extra", "override", "expected"),
+    [
+        ({"timeout": 45}, None, (10.0, 45.0)),
+        ({"timeout": "5"}, None, (5.0, 5.0)),
+        ({"extra__ensembledata__timeout": "12.5"}, None, (10.0, 12.5)),
+        ({"timeout": 45}, 90, (10.0, 90.0)),
+        ({"timeout": ""}, None, (10.0, 30.0)),
+    ],
+)
+def test_the_read_timeout_comes_from_the_argument_then_the_connection_extra(
+    make_ed_hook: Callable[..., EnsembleDataHook],
+    requests_mock: rm.Mocker,
+    extra: dict[str, Any],
+    override: float | None,
+    expected: tuple[float, float],
+) -> None:
+    requests_mock.get(ED_USER_INFO, **ED_OK)
+
+    make_ed_hook(extra=extra, timeout=override).user_info_from_username("someuser")
+
+    assert requests_mock.last_request.timeout == expected
+
+
+def test_research_calls_have_timeouts_too(
+    make_research_hook: Callable[..., TikTokResearchHook], requests_mock: rm.Mocker
+) -> None:
+    requests_mock.post(TOKEN_URL, **TOKEN_OK)
+    requests_mock.post(RESEARCH_USER_INFO, **RESEARCH_OK)
+
+    make_research_hook(timeout=20).user_info("someuser")
+
+    assert [r.timeout for r in requests_mock.request_history] == [(10.0, 20.0)] * 2
+
+
+@pytest.mark.parametrize("timeout", [0, -3])
+def test_a_timeout_that_is_not_positive_is_refused_before_any_request(
+    make_ed_hook: Callable[..., EnsembleDataHook], requests_mock: rm.Mocker, timeout: float
+) -> None:
+    with pytest.raises(ValueError, match="timeout"):
+        make_ed_hook(timeout=timeout).user_info_from_username("someuser")
+
+    assert requests_mock.call_count == 0
+
+
+def test_a_read_timeout_that_persists_is_a_transient_error_naming_the_timeout(
+    make_ed_hook: Callable[..., EnsembleDataHook], requests_mock: rm.Mocker
+) -> None:
+    requests_mock.get(ED_USER_INFO, exc=requests.exceptions.ReadTimeout("read timed out"))
+
+    with pytest.raises(TikTokTransientError) as info:
+        make_ed_hook(max_retries=1, timeout=15).user_info_from_username("someuser")
+
+    assert "EnsembleData did not answer within 15 s" in str(info.value)
+    assert "ReadTimeout" in str(info.value)
+    assert info.value.http_status is None
+
+
+def test_a_request_that_cannot_be_sent_is_an_error_without_retries(
+    make_ed_hook: Callable[..., EnsembleDataHook],
+    requests_mock: rm.Mocker,
+    sleeps: list[float],
+) -> None:
+    requests_mock.get(ED_USER_INFO, exc=requests.exceptions.InvalidHeader("bad header value"))
+
+    with pytest.raises(TikTokApiError) as info:
+        make_ed_hook(max_retries=5).user_info_from_username("someuser")
+
+    assert type(info.value) is TikTokApiError
+    assert "InvalidHeader" in str(info.value)
+    assert requests_mock.call_count == 1
+    assert sleeps == []
+
+
+def test_every_request_names_the_package_in_its_user_agent(
+    make_ed_hook: Callable[..., EnsembleDataHook],
+    make_research_hook: Callable[..., TikTokResearchHook],
+    requests_mock: rm.Mocker,
+) -> None:
+    requests_mock.get(ED_USER_INFO, **ED_OK)
+    requests_mock.post(TOKEN_URL, **TOKEN_OK)
+    requests_mock.post(RESEARCH_USER_INFO, **RESEARCH_OK)
+
+    make_ed_hook().user_info_from_username("someuser")
+    make_research_hook().user_info("someuser")
+
+    agents = {r.headers["User-Agent"] for r in requests_mock.request_history}
+    assert agents == {f"airflow-provider-tiktok/{__version__}"}
+    assert requests_mock.call_count == 3
+
+
+def test_one_pooled_session_serves_every_call(
+    make_ed_hook: Callable[..., EnsembleDataHook], requests_mock: rm.Mocker
+) -> None:
+    requests_mock.get(ED_USER_INFO, **ED_OK)
+    hook = make_ed_hook(pool_size=24)
+
+    hook.user_info_from_username("one")
+    session = hook.get_conn()
+    hook.user_info_from_username("two")
+
+    assert hook.get_conn() is session
+    assert hook.session is session
+    for prefix in ("https://", "http://"):
+        adapter = session.adapters[prefix]
+        assert adapter.poolmanager.connection_pool_kw["maxsize"] == 24
+        assert adapter.max_retries.total == 0
+
+
+def test_close_releases_the_session_and_the_next_call_opens_a_new_one(
+    make_ed_hook: Callable[..., EnsembleDataHook], requests_mock: rm.Mocker
+) -> None:
+    requests_mock.get(ED_USER_INFO, **ED_OK)
+    hook = make_ed_hook()
+    hook.user_info_from_username("one")
+    first = hook.get_conn()
+
+    hook.close()
+    hook.user_info_from_username("two")
+
+    assert hook.get_conn() is not first
+    assert requests_mock.call_count == 2
+
+
+def test_the_client_side_rate_limit_spaces_calls(
+    make_ed_hook: Callable[..., EnsembleDataHook],
+    requests_mock: rm.Mocker,
+    sleeps: list[float],
+) -> None:
+    requests_mock.get(ED_USER_INFO, **ED_OK)
+    hook = make_ed_hook(max_requests_per_second=2)
+
+    for name in ("one", "two", "three"):
+        hook.user_info_from_username(name)
+
+    # The first call starts at once; the next ones get the slots 0.5 s and 1 s later (the
+    # injected sleep does not advance the real clock, so the waits add up).
+    assert len(sleeps) == 2
+    assert 0.25 < sleeps[0] <= 0.5
+    assert 0.75 < sleeps[1] <= 1.0
+
+
+def test_retry_after_survives_pickling_of_a_transient_error() -> None:
+    error = TikTokRateLimitError("slow down", http_status=429, api_code="429", retry_after=7.0)
+
+    copy = pickle.loads(pickle.dumps(error))
+
+    assert type(copy) is TikTokRateLimitError
+    assert (copy.message, copy.http_status, copy.api_code, copy.retry_after) == (
+        "slow down",
+        429,
+        "429",
+        7.0,
+    )
+    assert str(copy) == str(error)

@@ -1,0 +1,149 @@
+"""Normalizing and checking usernames, sec_uids and list arguments."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import pytest
+
+from airflow_provider_tiktok.lookups import (
+    SEC_UID_MAX_LENGTH,
+    SEC_UID_MIN_LENGTH,
+    USERNAME_MAX_LENGTH,
+    as_list,
+    normalize_sec_uid,
+    normalize_username,
+)
+
+SEC_UID = "MS4wLjABAAAAv7iSuuXDJGDvJkmH_vz1qkDZYo1apxgzaxdBSeIuPiM"
+
+
+@pytest.mark.parametrize(
+    ("supplied", "expected"),
+    [
+        ("someuser", "someuser"),
+        ("  someuser\t\n", "someuser"),
+        ("@someuser", "someuser"),
+        (" @some.user_1 ", "some.user_1"),
+        ("https://www.tiktok.com/@someuser", "someuser"),
+        ("https://www.tiktok.com/@someuser?lang=en", "someuser"),
+        ("https://www.tiktok.com/@someuser/", "someuser"),
+        ("http://tiktok.com/@someuser#top", "someuser"),
+        ("https://m.tiktok.com/@someuser/video/1", "someuser"),
+        ("m.tiktok.com/@someuser/video/1", "someuser"),
+        ("www.tiktok.com/@someuser", "someuser"),
+        ("HTTPS://WWW.TIKTOK.COM/@SomeUser", "SomeUser"),
+        ("a" * USERNAME_MAX_LENGTH, "a" * USERNAME_MAX_LENGTH),
+    ],
+)
+def test_usernames_handles_and_profile_urls_give_the_bare_username(
+    supplied: str, expected: str
+) -> None:
+    assert normalize_username(supplied) == expected
+
+
+@pytest.mark.parametrize(
+    ("supplied", "reason"),
+    [
+        ("", "empty"),
+        ("   ", "empty"),
+        ("@", "empty"),
+        ("a" * (USERNAME_MAX_LENGTH + 1), "longer than"),
+        ("some user", "only letters"),
+        ("some-user", "only letters"),
+        ("@@someuser", "only letters"),
+        ("名前", "only letters"),
+        ("https://example.com/@someuser", "not a tiktok.com URL"),
+        ("https://tiktok.com.evil.example/@someuser", "not a tiktok.com URL"),
+        ("https://www.tiktok.com/", "expected https://www.tiktok.com/@<username>"),
+        ("https://www.tiktok.com/@", "expected https://www.tiktok.com/@<username>"),
+        ("https://vm.tiktok.com/ZMabc123/", "expected https://www.tiktok.com/@<username>"),
+    ],
+)
+def test_bad_usernames_raise_value_error_naming_the_value(supplied: str, reason: str) -> None:
+    with pytest.raises(ValueError) as info:
+        normalize_username(supplied)
+
+    assert repr(supplied) in str(info.value)
+    assert reason in str(info.value)
+
+
+@pytest.mark.parametrize("supplied", [None, 42, ["someuser"], b"someuser"])
+def test_a_username_that_is_not_a_string_is_refused(supplied: Any) -> None:
+    with pytest.raises(ValueError, match="must be a string") as info:
+        normalize_username(supplied)
+
+    assert repr(supplied) in str(info.value)
+
+
+def test_a_very_long_bad_value_is_shortened_in_the_message() -> None:
+    with pytest.raises(ValueError) as info:
+        normalize_username("x" * 10_000)
+
+    assert len(str(info.value)) < 200
+    assert "'xxxx" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("supplied", "expected"),
+    [
+        (SEC_UID, SEC_UID),
+        (f"  {SEC_UID}\n", SEC_UID),
+        ("A" * SEC_UID_MIN_LENGTH, "A" * SEC_UID_MIN_LENGTH),
+        ("A" * SEC_UID_MAX_LENGTH, "A" * SEC_UID_MAX_LENGTH),
+        ("MS4wLjABAAAA-abc_def.ghi0123456", "MS4wLjABAAAA-abc_def.ghi0123456"),
+    ],
+)
+def test_well_formed_sec_uids_are_kept_stripped(supplied: str, expected: str) -> None:
+    assert normalize_sec_uid(supplied) == expected
+
+
+@pytest.mark.parametrize(
+    ("supplied", "reason"),
+    [
+        ("", "empty"),
+        ("  ", "empty"),
+        ("A" * (SEC_UID_MIN_LENGTH - 1), "expected 20 to 200 characters"),
+        ("A" * (SEC_UID_MAX_LENGTH + 1), "expected 20 to 200 characters"),
+        ("MS4wLjABAAAA/../../etc/passwd", "only letters"),
+        ("MS4wLjABAAAA v7iSuuXDJGDvJkmH", "only letters"),
+        ("MS4wLjABAAAA?token=abcdefgh", "only letters"),
+    ],
+)
+def test_bad_sec_uids_raise_value_error_naming_the_value(supplied: str, reason: str) -> None:
+    with pytest.raises(ValueError) as info:
+        normalize_sec_uid(supplied)
+
+    assert repr(supplied)[:60] in str(info.value)
+    assert reason in str(info.value)
+
+
+@pytest.mark.parametrize("supplied", [None, 7, [SEC_UID]])
+def test_a_sec_uid_that_is_not_a_string_is_refused(supplied: Any) -> None:
+    with pytest.raises(ValueError, match="sec_uid must be a string"):
+        normalize_sec_uid(supplied)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, []),
+        ("someuser", ["someuser"]),
+        ("", [""]),
+        (["a", "b"], ["a", "b"]),
+        (("a", "b"), ["a", "b"]),
+        ({"a"}, ["a"]),
+        ((name for name in ("a", "b")), ["a", "b"]),
+    ],
+)
+def test_as_list_accepts_one_string_or_an_iterable_of_strings(
+    value: str | Iterable[str] | None, expected: list[str]
+) -> None:
+    assert as_list(value, name="usernames") == expected
+
+
+@pytest.mark.parametrize("value", [b"someuser", {"a": 1}, 42])
+def test_as_list_refuses_other_values_naming_the_argument(value: Any) -> None:
+    with pytest.raises(ValueError, match="usernames must be a string or a list of strings"):
+        as_list(value, name="usernames")
