@@ -14,6 +14,7 @@ import re
 import threading
 
 REDACTED = "***"
+MIN_SECRET_LENGTH = 5
 
 _SECRET_QUERY_PARAM = re.compile(
     r"(?i)\b(token|access_token|client_secret)=([^&\s'\"#]+)",
@@ -26,9 +27,10 @@ _known_secrets_lock = threading.Lock()
 def register_secret(secret: str | None) -> None:
     """Remember ``secret`` so that :func:`redact` removes it from any text.
 
-    :param secret: a credential value; empty values are ignored.
+    :param secret: a credential value. Values shorter than :data:`MIN_SECRET_LENGTH` are
+        ignored, as Airflow's masker does, since replacing them would garble ordinary words.
     """
-    if secret:
+    if secret and len(secret) >= MIN_SECRET_LENGTH:
         with _known_secrets_lock:
             _known_secrets.add(secret)
 

@@ -457,3 +457,9 @@ def test_user_info_failures_do_not_leak_the_access_token(
         research_hook.user_info("someuser")
 
     assert_no_secret(exception_texts(info.value))
+
+
+def test_secrets_shorter_than_airflows_masking_minimum_do_not_garble_text() -> None:
+    register_secret("tok")
+
+    assert redact("tiktok token") == "tiktok token"

@@ -222,18 +222,22 @@ class TikTokBaseHook(BaseHook):
         json: JsonObject | None = None,
         data: Mapping[str, str] | None = None,
         auth: requests.auth.AuthBase | None = None,
+        retry: bool = True,
     ) -> tuple[JsonObject, requests.Response]:
         """Call the API with timeouts and retries, and return the JSON body and the response.
 
         Transient failures are retried with exponential backoff and jitter, honouring
         ``Retry-After``, within both ``max_retries`` and ``max_retry_wait``. Any other
         error is raised at once as a :class:`TikTokApiError` subclass.
+
+        :param retry: ``False`` makes one attempt only, for interactive checks such as the
+            UI's connection test.
         """
         url = f"{self.base_url}/{path.lstrip('/')}"
         retrying = Retrying(
             retry=retry_if_exception_type(TikTokTransientError),
             stop=stop_any(
-                stop_after_attempt(self.max_retries + 1),
+                stop_after_attempt(self.max_retries + 1 if retry else 1),
                 _StopAfterTotalWait(self.max_retry_wait),
             ),
             wait=_backoff_or_retry_after,

@@ -156,7 +156,7 @@ class EnsembleDataHook(TikTokBaseHook):
             params["alternative_method"] = "true"
         return self._get("/tt/user/info-from-secuid", params)
 
-    def get_used_units(self, date: dt.date | str) -> EnsembleDataResponse:
+    def get_used_units(self, date: dt.date | str, *, retry: bool = True) -> EnsembleDataResponse:
         """Units used on one day (free, costs no units): ``GET /customer/get-used-units``.
 
         :param date: the day, as a date, a datetime (its date is used) or ``YYYY-MM-DD``.
@@ -167,18 +167,20 @@ class EnsembleDataHook(TikTokBaseHook):
             day = date.isoformat()
         else:
             day = dt.date.fromisoformat(date).isoformat()
-        return self._get("/customer/get-used-units", {"date": day})
+        return self._get("/customer/get-used-units", {"date": day}, retry=retry)
 
     def test_connection(self) -> tuple[bool, str]:
         """Check the token with the free usage endpoint, spending no units."""
         try:
-            reply = self.get_used_units(dt.datetime.now(dt.timezone.utc).date())
+            reply = self.get_used_units(dt.datetime.now(dt.timezone.utc).date(), retry=False)
         except (TikTokApiError, ValueError) as error:
             return False, str(error)
         return True, f"Connection to EnsembleData works (units used today: {reply.data})"
 
-    def _get(self, path: str, params: dict[str, str]) -> EnsembleDataResponse:
-        body, response = self.request_json("GET", path, params=params)
+    def _get(
+        self, path: str, params: dict[str, str], *, retry: bool = True
+    ) -> EnsembleDataResponse:
+        body, response = self.request_json("GET", path, params=params, retry=retry)
         return EnsembleDataResponse(data=body["data"], units_charged=_units_charged(response, body))
 
     def _classify_error(self, response: requests.Response, body: JsonObject | None) -> None:

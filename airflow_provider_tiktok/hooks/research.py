@@ -90,7 +90,9 @@ def validate_fields(fields: Iterable[str] | str | None) -> list[str]:
         except TypeError:
             raise ValueError(f"fields must be a list of field names, got {fields!r}") from None
     unknown = [name for name in names if name not in USER_FIELDS]
-    if unknown or not names:
+    if not names:
+        raise ValueError(f"fields must name at least one field, got {fields!r}")
+    if unknown:
         raise ValueError(
             f"Unknown TikTok Research user field(s) {unknown!r} in fields={fields!r}; "
             f"allowed: {', '.join(sorted(USER_FIELDS))}"
@@ -195,7 +197,7 @@ class TikTokResearchHook(TikTokBaseHook):
             if self._token is not None and self._token.value == rejected:
                 self._token = None
 
-    def _fetch_access_token(self) -> _AccessToken:
+    def _fetch_access_token(self, *, retry: bool = True) -> _AccessToken:
         client_key, client_secret = self._client_credentials()
         body, _ = self.request_json(
             "POST",
@@ -205,6 +207,7 @@ class TikTokResearchHook(TikTokBaseHook):
                 "client_secret": client_secret,
                 "grant_type": "client_credentials",
             },
+            retry=retry,
         )
         token = body.get("access_token")
         if not isinstance(token, str) or not token:
@@ -263,7 +266,7 @@ class TikTokResearchHook(TikTokBaseHook):
         """Check the client key and secret by obtaining an access token."""
         try:
             with self._token_lock:
-                self._token = self._fetch_access_token()
+                self._token = self._fetch_access_token(retry=False)
         except TikTokApiError as error:
             return False, str(error)
         return True, "Connection to the TikTok Research API works (access token obtained)"

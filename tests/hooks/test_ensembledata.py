@@ -445,3 +445,18 @@ def test_hook_identity_matches_the_connection_type() -> None:
     assert EnsembleDataHook.default_conn_name == "ensembledata_default"
     assert EnsembleDataHook.conn_name_attr == "ensembledata_conn_id"
     assert EnsembleDataHook(sleep=lambda _: None).ensembledata_conn_id == "ensembledata_default"
+
+
+def test_test_connection_makes_one_attempt_so_the_ui_never_hangs(
+    make_hook: Callable[..., EnsembleDataHook], requests_mock: Any, sleeps: list[float]
+) -> None:
+    requests_mock.get(
+        f"{BASE_URL}/customer/get-used-units", status_code=503, json={"detail": "busy"}
+    )
+
+    ok, message = make_hook(max_retries=5).test_connection()
+
+    assert ok is False
+    assert "HTTP 503" in message
+    assert requests_mock.call_count == 1
+    assert sleeps == []

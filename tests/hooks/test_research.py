@@ -26,6 +26,7 @@ from airflow_provider_tiktok.exceptions import (
 from airflow_provider_tiktok.hooks.research import (
     DEFAULT_USER_FIELDS,
     TikTokResearchHook,
+    validate_fields,
 )
 
 CLIENT_KEY = "awclientkey0001"
@@ -616,3 +617,21 @@ def test_hook_identity_matches_the_connection_type() -> None:
     assert TikTokResearchHook.default_conn_name == "tiktok_research_default"
     assert TikTokResearchHook.conn_name_attr == "tiktok_research_conn_id"
     assert TikTokResearchHook().tiktok_research_conn_id == "tiktok_research_default"
+
+
+def test_test_connection_makes_one_attempt_so_the_ui_never_hangs(
+    make_hook: Callable[..., TikTokResearchHook], requests_mock: rm.Mocker, sleeps: list[float]
+) -> None:
+    requests_mock.post(TOKEN_URL, status_code=503, text="<html>gateway</html>")
+
+    ok, message = make_hook(max_retries=5).test_connection()
+
+    assert ok is False
+    assert "HTTP 503" in message
+    assert requests_mock.call_count == 1
+    assert sleeps == []
+
+
+def test_an_empty_field_list_is_refused_with_a_clear_message() -> None:
+    with pytest.raises(ValueError, match="at least one field"):
+        validate_fields([])
