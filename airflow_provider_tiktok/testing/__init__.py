@@ -1,0 +1,99 @@
+"""A local stand-in for the TikTok APIs, for tests and demos only.
+
+Neither EnsembleData's TikTok API nor the TikTok Research API has a sandbox, so this
+package ships a small HTTP server that answers like both of them, on ``127.0.0.1`` only,
+with deterministic synthetic users and the faults a test asks for. It is never used unless
+a connection's host is pointed at it.
+
+Three ways to use it:
+
+* In-process, as a context manager::
+
+      from airflow_provider_tiktok.testing import StandInServer
+
+      with StandInServer() as server:
+          os.environ.update(server.airflow_env())
+          ...
+
+* As the pytest fixture ``tiktok_stand_in`` (see :mod:`.pytest_plugin`), which also sets
+  ``AIRFLOW_CONN_ENSEMBLEDATA_DEFAULT`` and ``AIRFLOW_CONN_TIKTOK_RESEARCH_DEFAULT``.
+* From the command line: ``python -m airflow_provider_tiktok.testing --port 8765``.
+
+Reserved usernames give the APIs' per-user outcomes: :data:`MISSING_USER`,
+:data:`MISSING_USER_473`, :data:`PRIVATE_USER`, :data:`RESTRICTED_USER`,
+:data:`UNAVAILABLE_USER` and :data:`INVALID_USER`; every other well-formed username is a
+found user. The default credentials are :data:`DEFAULT_ENSEMBLEDATA_TOKEN`,
+:data:`DEFAULT_CLIENT_KEY` and :data:`DEFAULT_CLIENT_SECRET`.
+"""
+
+from __future__ import annotations
+
+from airflow_provider_tiktok.testing.faults import (
+    DROP,
+    ENSEMBLEDATA,
+    HTML_ERROR,
+    RANDOM_FAULT_KINDS,
+    RATE_LIMIT,
+    RESEARCH,
+    SCOPES,
+    SERVER_ERROR,
+    SLOW,
+    TOKEN,
+    FaultConfig,
+)
+from airflow_provider_tiktok.testing.server import (
+    DEFAULT_CLIENT_KEY,
+    DEFAULT_CLIENT_SECRET,
+    DEFAULT_ENSEMBLEDATA_TOKEN,
+    RequestLog,
+    RequestRecord,
+    StandInServer,
+)
+from airflow_provider_tiktok.testing.users import (
+    INVALID_USER,
+    LARGE_COUNTS_USER,
+    MISSING_USER,
+    MISSING_USER_473,
+    PRIVATE_USER,
+    RESERVED_OUTCOMES,
+    RESTRICTED_USER,
+    UNAVAILABLE_USER,
+    ReservedOutcome,
+    SyntheticUser,
+    sec_uid_for,
+    user_for_sec_uid,
+    user_for_username,
+)
+
+__all__ = [
+    "DEFAULT_CLIENT_KEY",
+    "DEFAULT_CLIENT_SECRET",
+    "DEFAULT_ENSEMBLEDATA_TOKEN",
+    "DROP",
+    "ENSEMBLEDATA",
+    "HTML_ERROR",
+    "INVALID_USER",
+    "LARGE_COUNTS_USER",
+    "MISSING_USER",
+    "MISSING_USER_473",
+    "PRIVATE_USER",
+    "RANDOM_FAULT_KINDS",
+    "RATE_LIMIT",
+    "RESEARCH",
+    "RESERVED_OUTCOMES",
+    "RESTRICTED_USER",
+    "SCOPES",
+    "SERVER_ERROR",
+    "SLOW",
+    "TOKEN",
+    "UNAVAILABLE_USER",
+    "FaultConfig",
+    "RequestLog",
+    "RequestRecord",
+    "ReservedOutcome",
+    "StandInServer",
+    "SyntheticUser",
+    "sec_uid_for",
+    "user_for_sec_uid",
+    "user_for_username",
+]
