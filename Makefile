@@ -12,7 +12,7 @@ CONSTRAINTS := constraints/airflow-$(AIRFLOW_VERSION).txt
 INSTALLED := $(VENV)/.installed-airflow-$(AIRFLOW_VERSION)
 SOURCES := airflow_provider_tiktok tests example_dags
 
-.PHONY: install test lint typecheck pytest postgres-server demo bench clean
+.PHONY: install test lint typecheck pytest postgres-server demo clean
 
 install: $(INSTALLED)
 
@@ -47,6 +47,10 @@ pytest: install postgres-server
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest
+
+# The main job on the embedded default: the snapshot DAG, both APIs' stand-in, a SQLite table.
+demo: install
+	$(BIN)/python -m airflow_provider_tiktok.testing.demo --dags-folder example_dags --workdir .demo
 
 clean:
 	rm -rf .venv .venv-* .demo .pytest_cache .mypy_cache .ruff_cache *.egg-info
