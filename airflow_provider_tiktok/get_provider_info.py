@@ -55,6 +55,16 @@ def get_provider_info() -> dict[str, Any]:
                 ],
             },
         ],
+        "triggers": [
+            {
+                "integration-name": "TikTok Research API",
+                "python-modules": ["airflow_provider_tiktok.triggers.quota_reset"],
+            },
+            {
+                "integration-name": "EnsembleData",
+                "python-modules": ["airflow_provider_tiktok.triggers.quota_reset"],
+            },
+        ],
         "connection-types": CONNECTION_TYPES,
         "extra-links": ["airflow_provider_tiktok.links.TikTokProfileLink"],
     }

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 from airflow_provider_tiktok.compat import AirflowFailException, BaseOperator, Context
-from airflow_provider_tiktok.exceptions import TikTokApiError
+from airflow_provider_tiktok.exceptions import TikTokApiError, TikTokQuotaExhaustedError
 from airflow_provider_tiktok.fetching import (
-    BatchSummary,
     build_user_source,
     check_max_units,
     check_max_workers,
@@ -20,6 +20,10 @@ from airflow_provider_tiktok.fetching import (
 from airflow_provider_tiktok.hooks.ensembledata import EnsembleDataHook
 from airflow_provider_tiktok.hooks.research import TikTokResearchHook, validate_fields
 from airflow_provider_tiktok.lookups import build_lookups
+from airflow_provider_tiktok.triggers.quota_reset import (
+    check_on_exhausted,
+    defer_until_quota_reset,
+)
 from airflow_provider_tiktok.users import SOURCE_ENSEMBLEDATA, SOURCE_RESEARCH, TikTokUser
 from airflow_provider_tiktok.warehouse import (
     DEFAULT_TABLE,
@@ -91,6 +95,9 @@ class TikTokUserInfoToSqlOperator(BaseOperator):
     :param max_workers: users fetched at once, over one pooled session.
     :param max_units: stop before the EnsembleData units charged would pass this budget.
     :param max_requests_per_second: client-side rate limit shared by all workers.
+    :param on_quota_exhausted: Research API: when the daily quota is spent, ``"fail"`` or
+        ``"defer"`` until shortly after 00:00 UTC, then resume with the users not yet done.
+    :param on_units_depleted: EnsembleData: the same choice when the daily units run out.
     """
 
     template_fields: Sequence[str] = (
@@ -123,6 +130,8 @@ class TikTokUserInfoToSqlOperator(BaseOperator):
         max_workers: int = 8,
         max_units: int | None = None,
         max_requests_per_second: float | None = None,
+        on_quota_exhausted: str = "fail",
+        on_units_depleted: str = "fail",
         **kwargs: Any,
     ) -> None:
         if source not in (SOURCE_ENSEMBLEDATA, SOURCE_RESEARCH):
@@ -155,25 +164,51 @@ class TikTokUserInfoToSqlOperator(BaseOperator):
         self.max_workers = check_max_workers(max_workers)
         self.max_units = check_max_units(max_units)
         self.max_requests_per_second = max_requests_per_second
+        self.on_quota_exhausted = check_on_exhausted(on_quota_exhausted, name="on_quota_exhausted")
+        self.on_units_depleted = check_on_exhausted(on_units_depleted, name="on_units_depleted")
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Fetch the users and write the snapshot; return a summary."""
+        return self._snapshot(context, progress={})
+
+    def resume_after_quota_reset(
+        self, context: Context, event: Any = None, progress: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Resume after a deferral: fetch only the users not settled before it."""
+        return self._snapshot(context, progress=progress or {})
+
+    def _snapshot(self, context: Context, progress: dict[str, Any]) -> dict[str, Any]:
         lookups = build_lookups(self.usernames, self.sec_uids)
         fields = None if self.fields is None else validate_fields(self.fields)
-        snapshot_date = resolve_snapshot_date(self.snapshot_date, context)
+        snapshot_date = (
+            dt.date.fromisoformat(progress["snapshot_date"])
+            if "snapshot_date" in progress
+            else resolve_snapshot_date(self.snapshot_date, context)
+        )
         table = SnapshotTable(resolve_sql_hook(self.sql_conn_id), self.table, self.schema)
         if self.create_table:
             table.create()
 
+        settled = set(progress.get("settled", []))
         stored = table.found_keys(self.source, lookups[0].lookup_type, snapshot_date)
-        to_fetch = [lookup for lookup in lookups if lookup.key not in stored]
-        if stored.intersection(lookup.key for lookup in lookups):
+        done = stored | settled
+        to_fetch = [lookup for lookup in lookups if lookup.key not in done]
+        skipped = progress.get("skipped_already_stored", len(lookups) - len(to_fetch))
+        if settled:
+            self.log.info(
+                "Resuming snapshot %s after the quota reset: %d lookups left",
+                snapshot_date,
+                len(to_fetch),
+            )
+        elif skipped:
             self.log.info(
                 "Skipping %d of %d lookups already stored as found for snapshot %s",
-                len(lookups) - len(to_fetch),
+                skipped,
                 len(lookups),
                 snapshot_date,
             )
+        units_before = int(progress.get("units_charged", 0))
+        max_units = None if self.max_units is None else self.max_units - units_before
 
         user_source = build_user_source(
             self.source,
@@ -186,6 +221,9 @@ class TikTokUserInfoToSqlOperator(BaseOperator):
         )
         buffer: list[TikTokUser] = []
         failures: list[str] = []
+        newly_settled: list[str] = []
+        statuses: Counter[str] = Counter(progress.get("statuses", {}))
+        units_charged = units_before
         written = 0
 
         def flush() -> None:
@@ -194,6 +232,11 @@ class TikTokUserInfoToSqlOperator(BaseOperator):
             buffer.clear()
 
         def on_user(_index: int, user: TikTokUser) -> None:
+            nonlocal units_charged
+            statuses[user.status] += 1
+            units_charged += user.units_charged or 0
+            if user.status != "error":
+                newly_settled.append(user.lookup_key)
             if user.status != "found":
                 failures.extend(failed_lookups([user]))
                 if self.on_user_error == "skip":
@@ -203,20 +246,36 @@ class TikTokUserInfoToSqlOperator(BaseOperator):
                 flush()
 
         try:
-            summary: BatchSummary = fetch_users(
+            fetch_users(
                 user_source,
                 to_fetch,
                 total=len(to_fetch),
                 max_workers=self.max_workers,
-                max_units=self.max_units,
+                max_units=max_units,
                 on_user=on_user,
             )
+        except TikTokQuotaExhaustedError as error:
+            flush()
+            if self._defers_when_exhausted():
+                defer_until_quota_reset(
+                    self,
+                    f"{error.message}. {written} rows are safe in {table.qualified_name}",
+                    method_name="resume_after_quota_reset",
+                    kwargs={
+                        "progress": {
+                            "snapshot_date": snapshot_date.isoformat(),
+                            "settled": sorted(settled.union(newly_settled)),
+                            "rows_written": int(progress.get("rows_written", 0)) + written,
+                            "statuses": dict(statuses),
+                            "units_charged": units_charged,
+                            "skipped_already_stored": skipped,
+                        }
+                    },
+                )
+            raise self._with_safe_rows(error, written, table, snapshot_date) from None
         except TikTokApiError as error:
             flush()
-            raise error.with_message(
-                f"{error.message}. {written} rows are safe in {table.qualified_name} "
-                f"for snapshot {snapshot_date}"
-            ) from None
+            raise self._with_safe_rows(error, written, table, snapshot_date) from None
         except BaseException:
             flush()
             raise
@@ -233,8 +292,21 @@ class TikTokUserInfoToSqlOperator(BaseOperator):
         return {
             "table": table.qualified_name,
             "snapshot_date": snapshot_date.isoformat(),
-            "rows_written": written,
-            "statuses": dict(sorted(summary.statuses.items())),
-            "units_charged": summary.units_charged,
-            "skipped_already_stored": len(lookups) - len(to_fetch),
+            "rows_written": int(progress.get("rows_written", 0)) + written,
+            "statuses": dict(sorted(statuses.items())),
+            "units_charged": units_charged,
+            "skipped_already_stored": skipped,
         }
+
+    def _defers_when_exhausted(self) -> bool:
+        mode = self.on_quota_exhausted if self.source == SOURCE_RESEARCH else self.on_units_depleted
+        return mode == "defer"
+
+    @staticmethod
+    def _with_safe_rows(
+        error: TikTokApiError, written: int, table: SnapshotTable, snapshot_date: dt.date
+    ) -> TikTokApiError:
+        return error.with_message(
+            f"{error.message}. {written} rows are safe in {table.qualified_name} "
+            f"for snapshot {snapshot_date}"
+        )

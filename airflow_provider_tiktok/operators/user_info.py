@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from airflow_provider_tiktok.compat import AirflowFailException, BaseOperator, Context
+from airflow_provider_tiktok.exceptions import TikTokQuotaExhaustedError
 from airflow_provider_tiktok.fetching import (
     build_user_source,
     check_max_units,
@@ -18,6 +19,10 @@ from airflow_provider_tiktok.hooks.ensembledata import EnsembleDataHook
 from airflow_provider_tiktok.hooks.research import TikTokResearchHook, validate_fields
 from airflow_provider_tiktok.links import PROFILE_USERNAME_XCOM_KEY, TikTokProfileLink
 from airflow_provider_tiktok.lookups import Lookup, build_lookups
+from airflow_provider_tiktok.triggers.quota_reset import (
+    check_on_exhausted,
+    defer_until_quota_reset,
+)
 from airflow_provider_tiktok.users import SOURCE_ENSEMBLEDATA, SOURCE_RESEARCH, TikTokUser
 
 DEFAULT_MAX_WORKERS = 8
@@ -46,27 +51,70 @@ class _UserInfoOperator(BaseOperator):
     def _lookups(self) -> list[Lookup]:
         raise NotImplementedError
 
-    def _fetch(self, lookups: list[Lookup]) -> list[TikTokUser]:
+    def _source_kwargs(self) -> dict[str, Any]:
         raise NotImplementedError
 
-    def _run(self, context: Context, source_kwargs: dict[str, Any], max_units: int | None) -> Any:
+    def _max_units(self) -> int | None:
+        return None
+
+    def _defers_when_exhausted(self) -> bool:
+        raise NotImplementedError
+
+    def execute(self, context: Context) -> list[dict[str, Any]]:
+        """Fetch every user and return the records."""
+        return self._fetch_all(context, settled=[])
+
+    def resume_after_quota_reset(
+        self,
+        context: Context,
+        event: Any = None,
+        settled: list[dict[str, Any]] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Resume after a deferral: fetch only the users not fetched before it."""
+        return self._fetch_all(context, settled=settled or [])
+
+    def _fetch_all(self, context: Context, settled: list[dict[str, Any]]) -> list[dict[str, Any]]:
         lookups = self._lookups()
-        user_source = build_user_source(
-            self.source,
-            max_workers=self.max_workers,
-            max_requests_per_second=self.max_requests_per_second,
-            **source_kwargs,
-        )
-        fetched: list[tuple[int, TikTokUser]] = []
-        fetch_users(
-            user_source,
-            lookups,
-            total=len(lookups),
-            max_workers=self.max_workers,
-            max_units=max_units,
-            on_user=lambda index, user: fetched.append((index, user)),
-        )
-        users = [user for _, user in sorted(fetched, key=lambda pair: pair[0])]
+        source_kwargs = self._source_kwargs()
+        collected = [TikTokUser.from_dict(record) for record in settled]
+        done = {(user.lookup_type, user.lookup_key) for user in collected}
+        pending = [lookup for lookup in lookups if (lookup.lookup_type, lookup.key) not in done]
+        if collected:
+            self.log.info(
+                "Resuming: %d users were fetched before the deferral, %d remain",
+                len(collected),
+                len(pending),
+            )
+        max_units = self._max_units()
+        if max_units is not None:
+            max_units -= sum(user.units_charged or 0 for user in collected)
+        if pending:
+            user_source = build_user_source(
+                self.source,
+                max_workers=self.max_workers,
+                max_requests_per_second=self.max_requests_per_second,
+                **source_kwargs,
+            )
+            try:
+                fetch_users(
+                    user_source,
+                    pending,
+                    total=len(pending),
+                    max_workers=self.max_workers,
+                    max_units=max_units,
+                    on_user=lambda _index, user: collected.append(user),
+                )
+            except TikTokQuotaExhaustedError as error:
+                if self._defers_when_exhausted():
+                    defer_until_quota_reset(
+                        self,
+                        error.message,
+                        method_name="resume_after_quota_reset",
+                        kwargs={"settled": [user.to_dict() for user in collected]},
+                    )
+                raise
+        position = {(lookup.lookup_type, lookup.key): i for i, lookup in enumerate(lookups)}
+        users = sorted(collected, key=lambda user: position[(user.lookup_type, user.lookup_key)])
         failures = failed_lookups(users)
         if failures and self.on_user_error == "fail":
             raise AirflowFailException(
@@ -96,6 +144,9 @@ class EnsembleDataUserInfoOperator(_UserInfoOperator):
     :param max_workers: users fetched at once, over one pooled session.
     :param max_units: stop before the units charged would pass this budget.
     :param max_requests_per_second: client-side rate limit shared by all workers.
+    :param on_units_depleted: when the daily units run out (HTTP 495): ``"fail"`` fails
+        the task; ``"defer"`` frees the worker until shortly after 00:00 UTC, then fetches
+        only the users not fetched yet.
     """
 
     template_fields: Sequence[str] = ("usernames", "sec_uids", "ensembledata_conn_id")
@@ -109,6 +160,7 @@ class EnsembleDataUserInfoOperator(_UserInfoOperator):
         alternative_method: bool = False,
         ensembledata_conn_id: str = EnsembleDataHook.default_conn_name,
         max_units: int | None = None,
+        on_units_depleted: str = "fail",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -119,21 +171,22 @@ class EnsembleDataUserInfoOperator(_UserInfoOperator):
         self.alternative_method = alternative_method
         self.ensembledata_conn_id = ensembledata_conn_id
         self.max_units = check_max_units(max_units)
+        self.on_units_depleted = check_on_exhausted(on_units_depleted, name="on_units_depleted")
 
     def _lookups(self) -> list[Lookup]:
         return build_lookups(self.usernames, self.sec_uids)
 
-    def execute(self, context: Context) -> list[dict[str, Any]]:
-        """Fetch every user and return the records."""
-        result: list[dict[str, Any]] = self._run(
-            context,
-            {
-                "ensembledata_conn_id": self.ensembledata_conn_id,
-                "alternative_method": self.alternative_method,
-            },
-            self.max_units,
-        )
-        return result
+    def _source_kwargs(self) -> dict[str, Any]:
+        return {
+            "ensembledata_conn_id": self.ensembledata_conn_id,
+            "alternative_method": self.alternative_method,
+        }
+
+    def _max_units(self) -> int | None:
+        return self.max_units
+
+    def _defers_when_exhausted(self) -> bool:
+        return self.on_units_depleted == "defer"
 
 
 class TikTokResearchUserInfoOperator(_UserInfoOperator):
@@ -151,6 +204,9 @@ class TikTokResearchUserInfoOperator(_UserInfoOperator):
         :class:`EnsembleDataUserInfoOperator`.
     :param max_workers: users fetched at once, over one pooled session.
     :param max_requests_per_second: client-side rate limit shared by all workers.
+    :param on_quota_exhausted: when the daily quota of 1,000 requests is spent: ``"fail"``
+        fails the task; ``"defer"`` frees the worker until shortly after 00:00 UTC, when the
+        quota resets, then fetches only the users not fetched yet.
     """
 
     template_fields: Sequence[str] = ("usernames", "fields", "tiktok_research_conn_id")
@@ -162,22 +218,21 @@ class TikTokResearchUserInfoOperator(_UserInfoOperator):
         usernames: str | list[str],
         fields: list[str] | str | None = None,
         tiktok_research_conn_id: str = TikTokResearchHook.default_conn_name,
+        on_quota_exhausted: str = "fail",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.usernames = usernames
         self.fields = fields
         self.tiktok_research_conn_id = tiktok_research_conn_id
+        self.on_quota_exhausted = check_on_exhausted(on_quota_exhausted, name="on_quota_exhausted")
 
     def _lookups(self) -> list[Lookup]:
         return build_lookups(usernames=self.usernames)
 
-    def execute(self, context: Context) -> list[dict[str, Any]]:
-        """Fetch every user and return the records."""
+    def _source_kwargs(self) -> dict[str, Any]:
         fields = None if self.fields is None else validate_fields(self.fields)
-        result: list[dict[str, Any]] = self._run(
-            context,
-            {"tiktok_research_conn_id": self.tiktok_research_conn_id, "fields": fields},
-            None,
-        )
-        return result
+        return {"tiktok_research_conn_id": self.tiktok_research_conn_id, "fields": fields}
+
+    def _defers_when_exhausted(self) -> bool:
+        return self.on_quota_exhausted == "defer"
