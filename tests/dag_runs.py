@@ -59,6 +59,8 @@ class DagRunResult:
     state: str
     task_states: dict[tuple[str, int], str]
     xcoms: dict[tuple[str, int], Any]
+    dag_run: Any
+    ti_keys: dict[tuple[str, int], Any]
 
 
 def run_dag(
@@ -74,14 +76,27 @@ def run_dag(
     dag_run = dag.test(logical_date=when) if AIRFLOW_3 else dag.test(execution_date=when)
     task_states: dict[tuple[str, int], str] = {}
     xcoms: dict[tuple[str, int], Any] = {}
+    ti_keys: dict[tuple[str, int], Any] = {}
     for ti in dag_run.get_task_instances():
         key = (ti.task_id, ti.map_index)
         task_states[key] = str(ti.state)
-        xcoms[key] = _return_value(dag_run, ti)
-    return DagRunResult(str(dag_run.state), task_states, xcoms)
+        xcoms[key] = _xcom(dag_run, ti)
+        ti_keys[key] = ti.key
+    return DagRunResult(str(dag_run.state), task_states, xcoms, dag_run, ti_keys)
 
 
-def _return_value(dag_run: Any, ti: Any) -> Any:
+def profile_link(result: DagRunResult, dag_id: str, task_id: str, folder: Path) -> Any:
+    """The "TikTok profile" link of a finished task, as the Airflow UI would show it."""
+    ti = next(ti for ti in result.dag_run.get_task_instances() if ti.task_id == task_id)
+    if AIRFLOW_3:  # links are rendered by the worker at the end of the task, into XCom
+        return _xcom(result.dag_run, ti, key="_link_TikTokProfileLink")
+    from airflow_provider_tiktok.links import TikTokProfileLink
+
+    operator = load_dag(dag_id, folder).get_task(task_id)
+    return TikTokProfileLink().get_link(operator, ti_key=result.ti_keys[(task_id, -1)])
+
+
+def _xcom(dag_run: Any, ti: Any, key: str = "return_value") -> Any:
     if AIRFLOW_3:
         from airflow.models.xcom import XComModel
         from airflow.utils.session import create_session
@@ -94,7 +109,7 @@ def _return_value(dag_run: Any, ti: Any) -> Any:
                     run_id=dag_run.run_id,
                     task_id=ti.task_id,
                     map_index=ti.map_index,
-                    key="return_value",
+                    key=key,
                 )
                 .one_or_none()
             )
@@ -102,5 +117,9 @@ def _return_value(dag_run: Any, ti: Any) -> Any:
     from airflow.models.xcom import XCom
 
     return XCom.get_one(
-        run_id=dag_run.run_id, dag_id=dag_run.dag_id, task_id=ti.task_id, map_index=ti.map_index
+        run_id=dag_run.run_id,
+        dag_id=dag_run.dag_id,
+        task_id=ti.task_id,
+        map_index=ti.map_index,
+        key=key,
     )

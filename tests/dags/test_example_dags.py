@@ -9,8 +9,16 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_tiktok.testing import (
+    LARGE_COUNTS_USER,
+    MISSING_USER,
+    PRIVATE_USER,
+    RESTRICTED_USER,
+    StandInServer,
+    user_for_username,
+)
 from airflow_provider_tiktok.warehouse import COLUMNS, resolve_sql_hook
-from tests.dag_runs import EXAMPLE_DAGS, dag_bag, migrate_metadata_db, run_dag
+from tests.dag_runs import EXAMPLE_DAGS, dag_bag, migrate_metadata_db, profile_link, run_dag
 from tests.fake_apis import FakeEnsembleData, FakeResearch
 from tests.postgres_server import TemporaryPostgres
 
@@ -114,3 +122,61 @@ def test_snapshot_dag_writes_both_sources_into_the_warehouse(
     assert {str(row["snapshot_date"]) for row in rows} == {"2026-11-01"}
     summaries = [v for (task, _), v in result.xcoms.items() if task.startswith("snapshot_")]
     assert sum(s["rows_written"] for s in summaries) == len(rows)
+
+
+def test_snapshot_dag_end_to_end_against_the_stand_in_over_real_http(
+    tiktok_stand_in: StandInServer, airflow_conn: Callable[..., str], tmp_path: Path
+) -> None:
+    airflow_conn("tiktok_warehouse", conn_type="sqlite", host=str(tmp_path / "warehouse.db"))
+    names = [
+        "tiktok",
+        "@khaby.lame",
+        LARGE_COUNTS_USER,
+        MISSING_USER,
+        PRIVATE_USER,
+        RESTRICTED_USER,
+    ]
+    variable = {"AIRFLOW_VAR_TIKTOK_USERNAMES": json.dumps(names)}
+
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in variable.items():
+            patch.setenv(name, value)
+        result = run_dag("tiktok_user_snapshots")
+
+    assert result.state.endswith("success")
+    rows = resolve_sql_hook("tiktok_warehouse").get_records(
+        "SELECT source, lookup_key, status, follower_count FROM tiktok_user_snapshots "
+        "ORDER BY source, lookup_key"
+    )
+    expected_status = {
+        "tiktok": "found",
+        "khaby.lame": "found",
+        LARGE_COUNTS_USER: "found",
+        MISSING_USER: "not_found",
+        PRIVATE_USER: "private",
+        RESTRICTED_USER: "restricted",
+    }
+    for source in ("ensembledata", "tiktok_research"):
+        got = {key: status for src, key, status, _ in rows if src == source}
+        assert got == expected_status
+    large = [followers for _, key, _, followers in rows if key == LARGE_COUNTS_USER]
+    assert large == [user_for_username(LARGE_COUNTS_USER).follower_count] * 2
+    assert large[0] > 2**31
+    served = tiktok_stand_in.request_log
+    assert served.count("/tt/user/info") == len(names)
+    assert served.count("/v2/research/user/info/") == len(names)
+
+
+def test_a_task_that_fetched_one_user_links_to_the_profile(
+    ensembledata: FakeEnsembleData,
+) -> None:
+    folder = Path(__file__).parent / "single_profile"
+
+    result = run_dag("single_profile", folder=folder)
+
+    assert result.state.endswith("success")
+    [record] = result.xcoms[("fetch_one", -1)]
+    assert record["username"] == "khaby.lame"
+    assert profile_link(result, "single_profile", "fetch_one", folder) == (
+        "https://www.tiktok.com/@khaby.lame"
+    )
