@@ -44,6 +44,11 @@ except ImportError:  # Airflow 2
     from airflow.models.xcom import XCom  # type: ignore[no-redef,import-not-found,attr-defined,assignment,unused-ignore]
 
 try:
+    from airflow.sdk import ObjectStoragePath
+except ImportError:  # Airflow 2
+    from airflow.io.path import ObjectStoragePath  # type: ignore[no-redef,import-not-found,attr-defined,assignment,unused-ignore]
+
+try:
     from airflow.sdk.log import mask_secret as _mask_secret
 except ImportError:  # Airflow 2
     from airflow.utils.log.secrets_masker import (  # type: ignore[no-redef,import-not-found,attr-defined,assignment,unused-ignore]
@@ -68,6 +73,7 @@ __all__ = [
     "BaseOperator",
     "BaseOperatorLink",
     "Context",
+    "ObjectStoragePath",
     "TaskDeferred",
     "XCom",
     "mask_secret",

@@ -14,11 +14,12 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from airflow_provider_tiktok.avatars import AvatarArchive, AvatarArchivingSource
 from airflow_provider_tiktok.exceptions import (
     TikTokApiError,
     TikTokBudgetExceededError,
@@ -26,6 +27,7 @@ from airflow_provider_tiktok.exceptions import (
     TikTokFatalError,
     TikTokUserError,
 )
+from airflow_provider_tiktok.hooks.base import TikTokBaseHook
 from airflow_provider_tiktok.hooks.ensembledata import EnsembleDataHook
 from airflow_provider_tiktok.hooks.research import TikTokResearchHook
 from airflow_provider_tiktok.lookups import Lookup
@@ -202,8 +204,9 @@ def fetch_users(
     """Fetch every lookup concurrently and hand each record to ``on_user`` as it arrives.
 
     Records arrive in completion order with their input index; ``on_user`` runs in the
-    calling thread. At most ``max_workers`` calls are in flight at once, and nothing
-    is queued behind them, so a fatal error stops the batch without wasting calls.
+    calling thread. The first call is made alone; then at most ``max_workers`` calls are
+    in flight at once, and nothing is queued behind them, so a fatal error stops the batch
+    without wasting calls.
 
     :param source: the API to fetch from.
     :param lookups: what to fetch, in input order.
@@ -222,9 +225,9 @@ def fetch_users(
 
     with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="tiktok-fetch") as pool:
 
-        def submit_more() -> None:
+        def submit_more(limit: int = max_workers) -> None:
             nonlocal failure
-            while failure is None and len(pending) < max_workers:
+            while failure is None and len(pending) < limit:
                 item = next(queue, None)
                 if item is None:
                     return
@@ -236,7 +239,9 @@ def fetch_users(
                 index, lookup = item
                 pending[pool.submit(source.fetch, lookup)] = index
 
-        submit_more()
+        # The first call goes alone: a rejected credential or a spent quota then costs one
+        # request, not one per worker.
+        submit_more(limit=1)
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
@@ -290,18 +295,6 @@ def check_on_user_error(value: str) -> str:
     return value
 
 
-def iter_chunks(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
-    """Split an iterator into lists of at most ``size`` items."""
-    chunk: list[Any] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
 def check_max_workers(value: object) -> int:
     """Validate ``max_workers``: a whole number from 1 to 64."""
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_WORKERS_LIMIT:
@@ -329,27 +322,35 @@ def build_user_source(
     fields: list[str] | None = None,
     max_workers: int = 8,
     max_requests_per_second: float | None = None,
+    avatar_archive: AvatarArchive | None = None,
 ) -> UserSource:
     """Create the hook and the source for ``"ensembledata"`` or ``"tiktok_research"``.
 
     The hook's connection pool is sized to ``max_workers`` and its session is opened
     before any thread starts, so every thread shares one pool.
+
+    :param avatar_archive: where to archive each found user's avatar, if anywhere.
     """
     options: dict[str, Any] = {
         "pool_size": max_workers,
         "max_requests_per_second": max_requests_per_second,
     }
     user_source: UserSource
+    hook: TikTokBaseHook
     if source == SOURCE_ENSEMBLEDATA:
         ensembledata = EnsembleDataHook(ensembledata_conn_id, **options)
         ensembledata.get_conn()
         user_source = EnsembleDataUserSource(ensembledata, alternative_method=alternative_method)
+        hook = ensembledata
     elif source == SOURCE_RESEARCH:
         research = TikTokResearchHook(tiktok_research_conn_id, **options)
         research.get_conn()
         user_source = ResearchUserSource(research, fields=fields)
+        hook = research
     else:
         raise ValueError(
             f"source must be {SOURCE_ENSEMBLEDATA!r} or {SOURCE_RESEARCH!r}; got {source!r}"
         )
+    if avatar_archive is not None:
+        user_source = AvatarArchivingSource(user_source, hook, avatar_archive)
     return user_source

@@ -4,6 +4,11 @@ The field names and their order are a contract: XCom consumers, the warehouse ta
 users' own code read them. Add new fields at the end of a group only with care, and never
 rename one. The mapping from the upstream payloads lives in
 :mod:`airflow_provider_tiktok.mapping`.
+
+The avatar archive's fields (``avatar_path``, ``avatar_sha256``, ``avatar_error``) came
+later and sit after ``raw``, at the very end, so that code reading records or rows by
+position keeps working; they are ``None`` unless an operator archives avatars (see
+:mod:`airflow_provider_tiktok.avatars`).
 """
 
 from __future__ import annotations
@@ -60,6 +65,12 @@ class TikTokUser:
     :param log_id: the Research API's request id, for TikTok support.
     :param fetched_at: when the reply arrived; timezone-aware, kept in UTC.
     :param raw: the upstream ``data`` payload, unchanged; ``None`` for a failed lookup.
+    :param avatar_path: where the avatar image was archived (an object-storage URL such as
+        ``s3://bucket/prefix/ensembledata/<user_id>/<sha256>.jpg``), when the operator was
+        given ``avatar_storage`` and the download worked.
+    :param avatar_sha256: the SHA-256 of the archived image's bytes, in hex.
+    :param avatar_error: why the avatar could not be archived (expired URL, not an image,
+        too large, storage error...); the user keeps its status.
     :raises ValueError: for an unknown source, lookup type or status, or a naive
         ``fetched_at``.
     """
@@ -93,6 +104,10 @@ class TikTokUser:
     log_id: str | None = None
     fetched_at: dt.datetime
     raw: Any = field(default=None, hash=False)
+    # Added after ``raw`` so that no existing field moves: see the module docstring.
+    avatar_path: str | None = None
+    avatar_sha256: str | None = None
+    avatar_error: str | None = None
 
     def __post_init__(self) -> None:
         for name, allowed in (

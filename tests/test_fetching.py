@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 
@@ -58,22 +59,32 @@ def test_calls_run_concurrently_up_to_max_workers_and_never_beyond() -> None:
 
 
 def test_records_arrive_as_they_complete_with_their_input_index() -> None:
-    source = SlowSource({"user0": 0.3, "user1": 0.0, "user2": 0.1})
+    source = SlowSource({"user0": 0.0, "user1": 0.3, "user2": 0.0, "user3": 0.1})
     arrived: list[tuple[int, str]] = []
 
     fetch_users(
         source,
-        lookups(3),
-        total=3,
+        lookups(4),
+        total=4,
         max_workers=3,
         on_user=lambda i, user: arrived.append((i, user.lookup_key)),
     )
 
-    assert arrived == [(1, "user1"), (2, "user2"), (0, "user0")]
+    assert arrived == [(0, "user0"), (2, "user2"), (3, "user3"), (1, "user1")]
+
+
+def test_the_first_call_goes_alone_so_a_fatal_first_reply_costs_one_call() -> None:
+    source = SlowSource({}, fail_on="user0")
+
+    with pytest.raises(TikTokAuthError, match="Stopped after 0 of 10 users"):
+        fetch_users(source, lookups(10), total=10, max_workers=8, on_user=lambda i, u: None)
+
+    assert source.calls == ["user0"]
+    assert source.peak == 1
 
 
 def test_a_fatal_error_hands_over_calls_in_flight_then_stops() -> None:
-    source = SlowSource({"user0": 0.0, "user1": 0.2, "user2": 0.0}, fail_on="user0")
+    source = SlowSource({"user1": 0.0, "user2": 0.2}, fail_on="user1")
     arrived: list[int] = []
 
     with pytest.raises(TikTokAuthError) as raised:
@@ -81,15 +92,23 @@ def test_a_fatal_error_hands_over_calls_in_flight_then_stops() -> None:
             source, lookups(10), total=10, max_workers=2, on_user=lambda i, _: arrived.append(i)
         )
 
-    assert arrived == [1]  # in flight when user0 failed: finished and handed over
-    assert source.calls == ["user0", "user1"]  # nothing new started after the failure
-    assert "Stopped after 1 of 10 users were fetched" in str(raised.value)
+    assert arrived == [0, 2]  # user2 was in flight when user1 failed: finished, handed over
+    assert source.calls == ["user0", "user1", "user2"]  # nothing started after the failure
+    assert "Stopped after 2 of 10 users were fetched" in str(raised.value)
     assert raised.value.http_status == 401
 
 
+class ChargingSource(SlowSource):
+    """Charges one unit per call, as EnsembleData does."""
+
+    source = "ensembledata"
+
+    def fetch(self, lookup: Lookup) -> TikTokUser:
+        return dataclasses.replace(super().fetch(lookup), units_charged=1)
+
+
 def test_unit_budget_counts_calls_in_flight() -> None:
-    source = SlowSource({})
-    source.source = "ensembledata"
+    source = ChargingSource({})
 
     with pytest.raises(TikTokBudgetExceededError, match="max_units=3"):
         fetch_users(

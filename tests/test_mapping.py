@@ -104,6 +104,9 @@ def expected_user_info() -> dict[str, Any]:
         "log_id": None,
         "fetched_at": FETCHED_AT_TEXT,
         "raw": load("ensembledata_user_info")["data"],
+        "avatar_path": None,
+        "avatar_sha256": None,
+        "avatar_error": None,
     }
 
 
@@ -162,6 +165,9 @@ def test_user_info_with_counts_as_numeric_strings() -> None:
         "log_id": None,
         "fetched_at": FETCHED_AT_TEXT,
         "raw": load("ensembledata_user_info_string_counts")["data"],
+        "avatar_path": None,
+        "avatar_sha256": None,
+        "avatar_error": None,
     }
 
 
@@ -203,6 +209,9 @@ def test_user_info_without_stats_block_gives_null_counts() -> None:
         "log_id": None,
         "fetched_at": FETCHED_AT_TEXT,
         "raw": load("ensembledata_user_info_no_stats")["data"],
+        "avatar_path": None,
+        "avatar_sha256": None,
+        "avatar_error": None,
     }
 
 
@@ -244,6 +253,9 @@ def test_user_info_from_secuid_snake_case() -> None:
         "log_id": None,
         "fetched_at": FETCHED_AT_TEXT,
         "raw": load("ensembledata_user_info_from_secuid")["data"],
+        "avatar_path": None,
+        "avatar_sha256": None,
+        "avatar_error": None,
     }
 
 
@@ -289,6 +301,9 @@ def test_alternative_method_payload_with_extra_keys() -> None:
         "log_id": None,
         "fetched_at": FETCHED_AT_TEXT,
         "raw": load("ensembledata_alternative_method")["data"],
+        "avatar_path": None,
+        "avatar_sha256": None,
+        "avatar_error": None,
     }
     assert user.raw["user"]["category"] == "Sports & Outdoors"
 
@@ -340,6 +355,9 @@ def test_research_reply_with_the_documented_fields() -> None:
         "log_id": "20250314092653A1B2C3D4E5F6A7B8C9D0",
         "fetched_at": FETCHED_AT_TEXT,
         "raw": load("research_user_info")["data"],
+        "avatar_path": None,
+        "avatar_sha256": None,
+        "avatar_error": None,
     }
 
 
@@ -379,6 +397,9 @@ def test_research_reply_with_bio_url_open_id_and_is_private() -> None:
         "log_id": "202503140927117F3E2D1C0B9A8F7E6D5C",
         "fetched_at": FETCHED_AT_TEXT,
         "raw": load("research_user_info_all_fields")["data"],
+        "avatar_path": None,
+        "avatar_sha256": None,
+        "avatar_error": None,
     }
     assert user.raw["is_business_account"] is False
 

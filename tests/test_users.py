@@ -83,6 +83,10 @@ def test_field_names_and_order_are_the_contract() -> None:
         "log_id",
         "fetched_at",
         "raw",
+        # Added later, after raw, so that no earlier field moves.
+        "avatar_path",
+        "avatar_sha256",
+        "avatar_error",
     )
     assert tuple(found_user().to_dict()) == TIKTOK_USER_FIELDS
 

@@ -4,6 +4,9 @@ Timeouts, connection pooling, the ``User-Agent``, retries with backoff, ``Retry-
 rate limiting, the handling of bodies that are not JSON, and the redaction of secrets from
 every error text all live here. The API hooks only say how to authenticate and how to
 classify an upstream error.
+
+``requests`` is imported when the first session is created, not when this module is: a DAG
+file that imports the operators or hooks stays cheap to parse.
 """
 
 from __future__ import annotations
@@ -12,11 +15,11 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from urllib.parse import urlsplit
 
-import requests
-from requests.adapters import HTTPAdapter
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -36,6 +39,12 @@ from airflow_provider_tiktok.exceptions import (
 from airflow_provider_tiktok.rate_limit import RateLimiter
 from airflow_provider_tiktok.redaction import install_urllib3_log_filter, redact
 
+if TYPE_CHECKING:
+    import requests
+
+    RequestAuth = Callable[[requests.PreparedRequest], requests.PreparedRequest]
+    """What authenticates a request: called on each prepared request before it is sent."""
+
 USER_AGENT = f"airflow-provider-tiktok/{__version__}"
 
 DEFAULT_TIMEOUT = 30.0
@@ -46,11 +55,16 @@ DEFAULT_POOL_SIZE = 16
 BACKOFF_INITIAL = 1.0
 BACKOFF_MAX = 60.0
 
+DEFAULT_MAX_IMAGE_BYTES = 5 * 1024 * 1024
+"""The largest image :meth:`TikTokBaseHook.download_image` accepts by default (5 MiB)."""
+
 _EXCERPT_LENGTH = 200
+_IMAGE_CHUNK_SIZE = 64 * 1024
 
 log = logging.getLogger(__name__)
 
 JsonObject = dict[str, Any]
+_Number = TypeVar("_Number", int, float)
 
 
 def body_excerpt(response: requests.Response) -> str:
@@ -89,6 +103,23 @@ def _backoff_or_retry_after(retry_state: RetryCallState) -> float:
         return float(error.retry_after)
     exponential = BACKOFF_INITIAL * 2.0 ** (retry_state.attempt_number - 1)
     return min(BACKOFF_MAX, exponential) + random.uniform(0, BACKOFF_INITIAL)
+
+
+@dataclass(frozen=True)
+class DownloadedImage:
+    """An image downloaded by :meth:`TikTokBaseHook.download_image`.
+
+    :param content: the image's bytes.
+    :param content_type: its media type, lower-cased, without parameters (``image/jpeg``).
+    """
+
+    content: bytes
+    content_type: str
+
+
+def _without_credentials(request: requests.PreparedRequest) -> requests.PreparedRequest:
+    """A request auth that adds nothing: given per request, it replaces the session's auth."""
+    return request
 
 
 class TikTokBaseHook(BaseHook):
@@ -139,8 +170,19 @@ class TikTokBaseHook(BaseHook):
 
     @cached_property
     def connection(self) -> Any:
-        """The Airflow connection, looked up on first use."""
-        return self.get_connection(self.conn_id)
+        """The Airflow connection, looked up on first use.
+
+        :raises ValueError: when the connection is of another type (a database connection
+            given as the API connection, say), before anything is sent anywhere.
+        """
+        connection = self.get_connection(self.conn_id)
+        if connection.conn_type != self.conn_type:
+            raise ValueError(
+                f"Connection {self.conn_id!r} is of type {connection.conn_type!r}, not "
+                f"{self.conn_type!r}: give the {self.api_name} hook a {self.conn_type!r} "
+                "connection"
+            )
+        return connection
 
     def _extra(self, name: str) -> Any:
         extras: Mapping[str, Any] = self.connection.extra_dejson
@@ -164,9 +206,13 @@ class TikTokBaseHook(BaseHook):
         """The ``(connect, read)`` timeout of every call, in seconds."""
         read = self._timeout_override
         if read is None:
-            read = float(self._extra("timeout") or DEFAULT_TIMEOUT)
+            configured = self._number_extra("timeout", float)
+            read = DEFAULT_TIMEOUT if configured is None else configured
         if not read > 0:
-            raise ValueError(f"timeout must be a positive number of seconds, got {read!r}")
+            raise ValueError(
+                f"timeout must be a positive number of seconds, got {read!r} "
+                f"(connection {self.conn_id!r})"
+            )
         return (min(DEFAULT_CONNECT_TIMEOUT, read), read)
 
     @cached_property
@@ -174,15 +220,38 @@ class TikTokBaseHook(BaseHook):
         """How many times a transient failure is retried."""
         retries = self._max_retries_override
         if retries is None:
-            configured = self._extra("max_retries")
-            retries = DEFAULT_MAX_RETRIES if configured is None else int(configured)
+            configured = self._number_extra("max_retries", int)
+            retries = DEFAULT_MAX_RETRIES if configured is None else configured
         if retries < 0:
-            raise ValueError(f"max_retries must be 0 or more, got {retries!r}")
+            raise ValueError(
+                f"max_retries must be 0 or more, got {retries!r} (connection {self.conn_id!r})"
+            )
         return retries
+
+    def _number_extra(self, name: str, kind: type[_Number]) -> _Number | None:
+        """A numeric extra of the connection, or ``None`` when it is not set."""
+        value = self._extra(name)
+        if value is None:
+            return None
+        try:
+            if isinstance(value, bool):
+                raise TypeError(value)
+            number = kind(value)
+            if kind is int and number != float(value):
+                raise ValueError(value)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"Connection {self.conn_id!r} has an invalid {name!r} extra: {value!r} is not "
+                f"a {'whole number' if kind is int else 'number'}"
+            ) from None
+        return number
 
     @cached_property
     def session(self) -> requests.Session:
         """The one pooled HTTP session of this hook, created on first use."""
+        import requests
+        from requests.adapters import HTTPAdapter
+
         session = requests.Session()
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=self.pool_size, max_retries=0)
         session.mount("https://", adapter)
@@ -201,7 +270,7 @@ class TikTokBaseHook(BaseHook):
             self.session.close()
             del self.__dict__["session"]
 
-    def _session_auth(self) -> requests.auth.AuthBase | None:
+    def _session_auth(self) -> RequestAuth | None:
         """The credential attached to every request of the session, if any."""
         return None
 
@@ -221,7 +290,7 @@ class TikTokBaseHook(BaseHook):
         params: Mapping[str, str] | None = None,
         json: JsonObject | None = None,
         data: Mapping[str, str] | None = None,
-        auth: requests.auth.AuthBase | None = None,
+        auth: RequestAuth | None = None,
         retry: bool = True,
     ) -> tuple[JsonObject, requests.Response]:
         """Call the API with timeouts and retries, and return the JSON body and the response.
@@ -234,7 +303,13 @@ class TikTokBaseHook(BaseHook):
             UI's connection test.
         """
         url = f"{self.base_url}/{path.lstrip('/')}"
-        retrying = Retrying(
+        return self._retrying(retry=retry)(
+            self._send_once, method, url, params=params, json=json, data=data, auth=auth
+        )
+
+    def _retrying(self, *, retry: bool = True) -> Retrying:
+        """The retry policy of every call: transient failures, backoff, both budgets."""
+        return Retrying(
             retry=retry_if_exception_type(TikTokTransientError),
             stop=stop_any(
                 stop_after_attempt(self.max_retries + 1 if retry else 1),
@@ -245,9 +320,89 @@ class TikTokBaseHook(BaseHook):
             before_sleep=self._log_retry,
             reraise=True,
         )
-        return retrying(
-            self._send_once, method, url, params=params, json=json, data=data, auth=auth
-        )
+
+    def download_image(
+        self, url: str, *, max_bytes: int = DEFAULT_MAX_IMAGE_BYTES
+    ) -> DownloadedImage:
+        """Download an image, such as a signed avatar URL from a reply, without credentials.
+
+        The request goes through the hook's pooled session, with its timeouts, its
+        ``User-Agent`` and its retries of transient failures (429, 5xx, timeouts, resets),
+        but with none of the API's credentials: neither EnsembleData's ``token`` nor the
+        Research API's bearer token reaches the image host. The rate limit is the API's,
+        so it does not apply. The body is streamed and reading stops as soon as it passes
+        ``max_bytes``.
+
+        :param url: the ``http`` or ``https`` URL of the image.
+        :param max_bytes: the largest body accepted, after any content decoding.
+        :raises ValueError: for a URL that is not ``http(s)`` or a ``max_bytes`` below 1.
+        :raises TikTokApiError: for an error status, a body that is not an image or is too
+            large; :class:`TikTokTransientError` once the retries are spent.
+        """
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"Not an http(s) image URL: {url[:100]!r}")
+        if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 1:
+            raise ValueError(f"max_bytes must be a whole number of 1 or more, got {max_bytes!r}")
+        return self._retrying()(self._download_once, url, max_bytes)
+
+    def _download_once(self, url: str, max_bytes: int) -> DownloadedImage:
+        import requests
+
+        host = f"the image host {urlsplit(url).hostname}"
+        failure: TikTokApiError | None = None
+        try:
+            response = self.session.get(
+                url, auth=_without_credentials, timeout=self.timeout, stream=True
+            )
+        except requests.RequestException as error:
+            failure = self._transport_error(error, target=host)
+        if failure is not None:
+            raise failure
+
+        with response:
+            self._check_image_reply(response, host, max_bytes)
+            body = bytearray()
+            try:
+                for chunk in response.iter_content(chunk_size=_IMAGE_CHUNK_SIZE):
+                    body += chunk
+                    if len(body) > max_bytes:
+                        raise TikTokApiError(
+                            f"The image from {host} is larger than {max_bytes} bytes: refused"
+                        )
+            except requests.RequestException as error:
+                failure = self._transport_error(error, target=host)
+            if failure is not None:
+                raise failure
+        return DownloadedImage(bytes(body), _media_type(response))
+
+    @staticmethod
+    def _check_image_reply(response: requests.Response, host: str, max_bytes: int) -> None:
+        """Refuse an error status, a body that is not an image, or a too large one announced."""
+        status = response.status_code
+        if status == 429 or status >= 500:
+            error_class = TikTokRateLimitError if status == 429 else TikTokTransientError
+            raise error_class(
+                f"{host[:1].upper()}{host[1:]} is unavailable",
+                http_status=status,
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
+            )
+        if not 200 <= status < 300:
+            hint = "; a signed avatar URL is refused once it has expired" if status == 403 else ""
+            raise TikTokApiError(
+                f"{host[:1].upper()}{host[1:]} refused the download{hint}", http_status=status
+            )
+        media_type = _media_type(response)
+        if not media_type.startswith("image/"):
+            raise TikTokApiError(
+                f"{host[:1].upper()}{host[1:]} sent {media_type or 'no Content-Type'!r}, "
+                "not an image: refused"
+            )
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > max_bytes:
+            raise TikTokApiError(
+                f"The image from {host} is {declared} bytes, more than {max_bytes}: refused"
+            )
 
     def _send_once(
         self,
@@ -257,8 +412,10 @@ class TikTokBaseHook(BaseHook):
         params: Mapping[str, str] | None,
         json: JsonObject | None,
         data: Mapping[str, str] | None,
-        auth: requests.auth.AuthBase | None,
+        auth: RequestAuth | None,
     ) -> tuple[JsonObject, requests.Response]:
+        import requests
+
         if self._rate_limiter is not None:
             self._rate_limiter.acquire()
         failure: TikTokApiError | None = None
@@ -286,16 +443,25 @@ class TikTokBaseHook(BaseHook):
             raise self._unreadable_reply_error(response, "a body that is not JSON")
         return body, response
 
-    def _transport_error(self, error: requests.RequestException) -> TikTokApiError:
-        """The redacted error for a request that got no response: transient for network faults."""
+    def _transport_error(
+        self, error: requests.RequestException, *, target: str | None = None
+    ) -> TikTokApiError:
+        """The redacted error for a request that got no response: transient for network faults.
+
+        :param target: who did not answer, for the message; the API by default.
+        """
+        import requests
+
+        target = target or self.api_name
         reason = f"{type(error).__name__}: {redact(str(error))}"
         if isinstance(error, requests.Timeout):
             return TikTokTransientError(
-                f"{self.api_name} did not answer within {self.timeout[1]:g} s ({reason})"
+                f"{target[:1].upper()}{target[1:]} did not answer within "
+                f"{self.timeout[1]:g} s ({reason})"
             )
         if isinstance(error, (requests.ConnectionError, requests.exceptions.ChunkedEncodingError)):
-            return TikTokTransientError(f"Could not reach {self.api_name} ({reason})")
-        return TikTokApiError(f"Request to {self.api_name} failed ({reason})")
+            return TikTokTransientError(f"Could not reach {target} ({reason})")
+        return TikTokApiError(f"Request to {target} failed ({reason})")
 
     @staticmethod
     def _decode(response: requests.Response) -> JsonObject | None:
@@ -332,3 +498,8 @@ class TikTokBaseHook(BaseHook):
             self.max_retries,
             retry_state.upcoming_sleep,
         )
+
+
+def _media_type(response: requests.Response) -> str:
+    """The response's media type, lower-cased and without parameters (``image/jpeg``)."""
+    return response.headers.get("Content-Type", "").split(";")[0].strip().lower()

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any, ClassVar
-
-import requests
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_provider_tiktok.compat import mask_secret
 from airflow_provider_tiktok.connection_forms import (
@@ -30,6 +28,11 @@ from airflow_provider_tiktok.exceptions import (
 from airflow_provider_tiktok.hooks.base import JsonObject, TikTokBaseHook, parse_retry_after
 from airflow_provider_tiktok.lookups import normalize_sec_uid, normalize_username
 from airflow_provider_tiktok.redaction import register_secret
+
+if TYPE_CHECKING:
+    import requests
+
+    from airflow_provider_tiktok.hooks.base import RequestAuth
 
 _BAD_TOKEN = "EnsembleData rejected the API token: check the password of the connection"
 
@@ -64,7 +67,7 @@ class EnsembleDataResponse:
     units_charged: int
 
 
-class _TokenQueryAuth(requests.auth.AuthBase):
+class _TokenQueryAuth:
     """Adds EnsembleData's ``token`` query parameter to every request."""
 
     def __init__(self, token: str) -> None:
@@ -132,7 +135,7 @@ class EnsembleDataHook(TikTokBaseHook):
         register_secret(token)
         return token
 
-    def _session_auth(self) -> requests.auth.AuthBase:
+    def _session_auth(self) -> RequestAuth:
         return _TokenQueryAuth(self.token)
 
     def user_info_from_username(self, username: str) -> EnsembleDataResponse:
@@ -212,6 +215,8 @@ class EnsembleDataHook(TikTokBaseHook):
                 # A per-user status with an HTML page is a proxy's or a wrong base URL's
                 # reply, not EnsembleData's verdict on the user: report the unreadable reply.
                 return
+            if meaning == _BAD_TOKEN:
+                meaning = f"{meaning} {self.conn_id!r}"
             message = meaning if not detail or detail == meaning else f"{meaning}: {detail}"
             raise error_class(message, http_status=status, api_code=str(status))
         if body is not None:

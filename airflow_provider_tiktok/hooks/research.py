@@ -6,9 +6,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, ClassVar
-
-import requests
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_provider_tiktok.compat import mask_secret
 from airflow_provider_tiktok.connection_forms import (
@@ -30,6 +28,9 @@ from airflow_provider_tiktok.exceptions import (
 from airflow_provider_tiktok.hooks.base import JsonObject, TikTokBaseHook, parse_retry_after
 from airflow_provider_tiktok.lookups import normalize_username
 from airflow_provider_tiktok.redaction import register_secret
+
+if TYPE_CHECKING:
+    import requests
 
 DEFAULT_USER_FIELDS: tuple[str, ...] = (
     "display_name",
@@ -118,7 +119,7 @@ class _AccessToken:
     refresh_at: float
 
 
-class _BearerAuth(requests.auth.AuthBase):
+class _BearerAuth:
     """Sends a client-credentials access token as ``Authorization: Bearer``."""
 
     def __init__(self, token: str) -> None:
@@ -320,8 +321,9 @@ class TikTokResearchHook(TikTokBaseHook):
             )
         raise TikTokApiError(f"TikTok Research API error: {message or 'no detail'}", **details)
 
-    @staticmethod
-    def _classify_oauth_error(status: int, body: JsonObject, retry_after: float | None) -> None:
+    def _classify_oauth_error(
+        self, status: int, body: JsonObject, retry_after: float | None
+    ) -> None:
         code = str(body.get("error"))
         description = str(body.get("error_description") or "no detail")
         details: dict[str, Any] = {
@@ -342,7 +344,8 @@ class TikTokResearchHook(TikTokBaseHook):
                 **details,
             )
         hint = (
-            ": check the client key (connection login) and client secret (connection password)"
+            ": check the client key (login) and client secret (password) of the connection "
+            f"{self.conn_id!r}"
             if code in _OAUTH_CREDENTIAL_ERRORS
             else ""
         )

@@ -7,6 +7,11 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
+from airflow_provider_tiktok.avatars import (
+    DEFAULT_AVATAR_MAX_BYTES,
+    AvatarArchive,
+    check_avatar_options,
+)
 from airflow_provider_tiktok.compat import AirflowFailException, BaseOperator, Context
 from airflow_provider_tiktok.exceptions import TikTokApiError, TikTokQuotaExhaustedError
 from airflow_provider_tiktok.fetching import (
@@ -86,7 +91,9 @@ class TikTokUserInfoToSqlOperator(BaseOperator):
     :param tiktok_research_conn_id: the ``tiktok_research`` connection. Templated.
     :param table: the table name.
     :param schema: the schema of the table, if any.
-    :param create_table: create the table when it does not exist.
+    :param create_table: create the table when it does not exist, and add the columns a
+        table from an older version lacks (``ADD COLUMN`` only, no row changes). With
+        ``False`` the task checks the table's columns before fetching anyone.
     :param snapshot_date: the snapshot's date; by default the run's logical date in UTC.
         Templated.
     :param chunk_size: rows written per transaction.
@@ -98,6 +105,13 @@ class TikTokUserInfoToSqlOperator(BaseOperator):
     :param on_quota_exhausted: Research API: when the daily quota is spent, ``"fail"`` or
         ``"defer"`` until shortly after 00:00 UTC, then resume with the users not yet done.
     :param on_units_depleted: EnsembleData: the same choice when the daily units run out.
+    :param avatar_storage: archive each found user's avatar before its signed URL expires,
+        under this object-storage URL (``file:///data/avatars``, ``s3://bucket/prefix``
+        ...), filling ``avatar_path``, ``avatar_sha256`` or ``avatar_error``. ``None`` (the
+        default) archives nothing. Templated.
+    :param avatar_storage_conn_id: the connection of the storage (``aws_default`` ...).
+        Templated.
+    :param avatar_max_bytes: the largest avatar stored (5 MiB by default).
     """
 
     template_fields: Sequence[str] = (
@@ -107,6 +121,8 @@ class TikTokUserInfoToSqlOperator(BaseOperator):
         "snapshot_date",
         "ensembledata_conn_id",
         "tiktok_research_conn_id",
+        "avatar_storage",
+        "avatar_storage_conn_id",
     )
     ui_color = "#25f4ee"
 
@@ -132,6 +148,9 @@ class TikTokUserInfoToSqlOperator(BaseOperator):
         max_requests_per_second: float | None = None,
         on_quota_exhausted: str = "fail",
         on_units_depleted: str = "fail",
+        avatar_storage: str | None = None,
+        avatar_storage_conn_id: str | None = None,
+        avatar_max_bytes: int = DEFAULT_AVATAR_MAX_BYTES,
         **kwargs: Any,
     ) -> None:
         if source not in (SOURCE_ENSEMBLEDATA, SOURCE_RESEARCH):
@@ -166,6 +185,11 @@ class TikTokUserInfoToSqlOperator(BaseOperator):
         self.max_requests_per_second = max_requests_per_second
         self.on_quota_exhausted = check_on_exhausted(on_quota_exhausted, name="on_quota_exhausted")
         self.on_units_depleted = check_on_exhausted(on_units_depleted, name="on_units_depleted")
+        self.avatar_storage = avatar_storage
+        self.avatar_storage_conn_id = avatar_storage_conn_id
+        self.avatar_max_bytes = check_avatar_options(
+            avatar_storage, avatar_storage_conn_id, avatar_max_bytes
+        )
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Fetch the users and write the snapshot; return a summary."""
@@ -188,6 +212,8 @@ class TikTokUserInfoToSqlOperator(BaseOperator):
         table = SnapshotTable(resolve_sql_hook(self.sql_conn_id), self.table, self.schema)
         if self.create_table:
             table.create()
+        else:
+            table.check_columns()
 
         settled = set(progress.get("settled", []))
         stored = table.found_keys(self.source, lookups[0].lookup_type, snapshot_date)
@@ -210,6 +236,11 @@ class TikTokUserInfoToSqlOperator(BaseOperator):
         units_before = int(progress.get("units_charged", 0))
         max_units = None if self.max_units is None else self.max_units - units_before
 
+        avatar_archive = AvatarArchive.open(
+            self.avatar_storage,
+            conn_id=self.avatar_storage_conn_id,
+            max_bytes=self.avatar_max_bytes,
+        )
         user_source = build_user_source(
             self.source,
             ensembledata_conn_id=self.ensembledata_conn_id,
@@ -218,6 +249,7 @@ class TikTokUserInfoToSqlOperator(BaseOperator):
             fields=fields,
             max_workers=self.max_workers,
             max_requests_per_second=self.max_requests_per_second,
+            avatar_archive=avatar_archive,
         )
         buffer: list[TikTokUser] = []
         failures: list[str] = []
@@ -284,6 +316,8 @@ class TikTokUserInfoToSqlOperator(BaseOperator):
         self.log.info(
             "Wrote %d rows to %s for snapshot %s", written, table.qualified_name, snapshot_date
         )
+        if avatar_archive is not None:
+            self.log.info("%s", avatar_archive.describe())
         if failures and self.on_user_error == "fail":
             raise AirflowFailException(
                 f"{len(failures)} of {len(to_fetch)} lookups failed (rows written: {written}): "

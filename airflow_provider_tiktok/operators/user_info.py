@@ -5,6 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from airflow_provider_tiktok.avatars import (
+    DEFAULT_AVATAR_MAX_BYTES,
+    AvatarArchive,
+    check_avatar_options,
+)
 from airflow_provider_tiktok.compat import AirflowFailException, BaseOperator, Context
 from airflow_provider_tiktok.exceptions import TikTokQuotaExhaustedError
 from airflow_provider_tiktok.fetching import (
@@ -41,12 +46,20 @@ class _UserInfoOperator(BaseOperator):
         on_user_error: str = "record",
         max_workers: int = DEFAULT_MAX_WORKERS,
         max_requests_per_second: float | None = None,
+        avatar_storage: str | None = None,
+        avatar_storage_conn_id: str | None = None,
+        avatar_max_bytes: int = DEFAULT_AVATAR_MAX_BYTES,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.on_user_error = check_on_user_error(on_user_error)
         self.max_workers = check_max_workers(max_workers)
         self.max_requests_per_second = max_requests_per_second
+        self.avatar_storage = avatar_storage
+        self.avatar_storage_conn_id = avatar_storage_conn_id
+        self.avatar_max_bytes = check_avatar_options(
+            avatar_storage, avatar_storage_conn_id, avatar_max_bytes
+        )
 
     def _lookups(self) -> list[Lookup]:
         raise NotImplementedError
@@ -89,10 +102,16 @@ class _UserInfoOperator(BaseOperator):
         if max_units is not None:
             max_units -= sum(user.units_charged or 0 for user in collected)
         if pending:
+            avatar_archive = AvatarArchive.open(
+                self.avatar_storage,
+                conn_id=self.avatar_storage_conn_id,
+                max_bytes=self.avatar_max_bytes,
+            )
             user_source = build_user_source(
                 self.source,
                 max_workers=self.max_workers,
                 max_requests_per_second=self.max_requests_per_second,
+                avatar_archive=avatar_archive,
                 **source_kwargs,
             )
             try:
@@ -113,6 +132,8 @@ class _UserInfoOperator(BaseOperator):
                         kwargs={"settled": [user.to_dict() for user in collected]},
                     )
                 raise
+            if avatar_archive is not None:
+                self.log.info("%s", avatar_archive.describe())
         position = {(lookup.lookup_type, lookup.key): i for i, lookup in enumerate(lookups)}
         users = sorted(collected, key=lambda user: position[(user.lookup_type, user.lookup_key)])
         failures = failed_lookups(users)
@@ -147,9 +168,22 @@ class EnsembleDataUserInfoOperator(_UserInfoOperator):
     :param on_units_depleted: when the daily units run out (HTTP 495): ``"fail"`` fails
         the task; ``"defer"`` frees the worker until shortly after 00:00 UTC, then fetches
         only the users not fetched yet.
+    :param avatar_storage: archive each found user's avatar before its signed URL
+        expires, under this object-storage URL (``file:///data/avatars``,
+        ``s3://bucket/prefix`` ...); the records get ``avatar_path``, ``avatar_sha256`` and,
+        when it fails, ``avatar_error``. ``None`` (the default) archives nothing. Templated.
+    :param avatar_storage_conn_id: the connection of the storage (``aws_default`` ...).
+        Templated.
+    :param avatar_max_bytes: the largest avatar stored (5 MiB by default).
     """
 
-    template_fields: Sequence[str] = ("usernames", "sec_uids", "ensembledata_conn_id")
+    template_fields: Sequence[str] = (
+        "usernames",
+        "sec_uids",
+        "ensembledata_conn_id",
+        "avatar_storage",
+        "avatar_storage_conn_id",
+    )
     source = SOURCE_ENSEMBLEDATA
 
     def __init__(
@@ -207,9 +241,18 @@ class TikTokResearchUserInfoOperator(_UserInfoOperator):
     :param on_quota_exhausted: when the daily quota of 1,000 requests is spent: ``"fail"``
         fails the task; ``"defer"`` frees the worker until shortly after 00:00 UTC, when the
         quota resets, then fetches only the users not fetched yet.
+    :param avatar_storage: as for :class:`EnsembleDataUserInfoOperator`. Templated.
+    :param avatar_storage_conn_id: the connection of the storage. Templated.
+    :param avatar_max_bytes: the largest avatar stored (5 MiB by default).
     """
 
-    template_fields: Sequence[str] = ("usernames", "fields", "tiktok_research_conn_id")
+    template_fields: Sequence[str] = (
+        "usernames",
+        "fields",
+        "tiktok_research_conn_id",
+        "avatar_storage",
+        "avatar_storage_conn_id",
+    )
     source = SOURCE_RESEARCH
 
     def __init__(

@@ -22,7 +22,9 @@ Three ways to use it:
 Reserved usernames give the APIs' per-user outcomes: :data:`MISSING_USER`,
 :data:`MISSING_USER_473`, :data:`PRIVATE_USER`, :data:`RESTRICTED_USER`,
 :data:`UNAVAILABLE_USER` and :data:`INVALID_USER`; every other well-formed username is a
-found user. The default credentials are :data:`DEFAULT_ENSEMBLEDATA_TOKEN`,
+found user. Found users with unusual avatars, for archiving tests: :data:`PNG_AVATAR_USER`,
+:data:`OVERSIZE_AVATAR_USER`, :data:`NOT_IMAGE_AVATAR_USER` and :data:`EXPIRED_AVATAR_USER`
+(see :data:`RESERVED_AVATARS`). The default credentials are :data:`DEFAULT_ENSEMBLEDATA_TOKEN`,
 :data:`DEFAULT_CLIENT_KEY` and :data:`DEFAULT_CLIENT_SECRET`.
 """
 
@@ -50,11 +52,16 @@ from airflow_provider_tiktok.testing.server import (
     StandInServer,
 )
 from airflow_provider_tiktok.testing.users import (
+    EXPIRED_AVATAR_USER,
     INVALID_USER,
     LARGE_COUNTS_USER,
     MISSING_USER,
     MISSING_USER_473,
+    NOT_IMAGE_AVATAR_USER,
+    OVERSIZE_AVATAR_USER,
+    PNG_AVATAR_USER,
     PRIVATE_USER,
+    RESERVED_AVATARS,
     RESERVED_OUTCOMES,
     RESTRICTED_USER,
     UNAVAILABLE_USER,
@@ -71,15 +78,20 @@ __all__ = [
     "DEFAULT_ENSEMBLEDATA_TOKEN",
     "DROP",
     "ENSEMBLEDATA",
+    "EXPIRED_AVATAR_USER",
     "HTML_ERROR",
     "INVALID_USER",
     "LARGE_COUNTS_USER",
     "MISSING_USER",
     "MISSING_USER_473",
+    "NOT_IMAGE_AVATAR_USER",
+    "OVERSIZE_AVATAR_USER",
+    "PNG_AVATAR_USER",
     "PRIVATE_USER",
     "RANDOM_FAULT_KINDS",
     "RATE_LIMIT",
     "RESEARCH",
+    "RESERVED_AVATARS",
     "RESERVED_OUTCOMES",
     "RESTRICTED_USER",
     "SCOPES",

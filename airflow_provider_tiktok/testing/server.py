@@ -12,7 +12,9 @@ One server, on one ephemeral port by default, serves both APIs:
   authenticated by the ``token`` query parameter.
 * The Research API at the root: ``POST /v2/oauth/token/`` and
   ``POST /v2/research/user/info/``.
-* Avatar images, ``GET /avatars/<user id>.jpeg``, which the payloads link to.
+* Avatar images, ``GET /avatars/<user id>.jpeg``, which the payloads link to: a small
+  JPEG, except for the users of :data:`~.users.RESERVED_AVATARS` (a PNG, an oversize JPEG,
+  an HTML page, an expired URL answering 403).
 
 It is built on :class:`http.server.ThreadingHTTPServer` (one thread per connection,
 HTTP/1.1 keep-alive, Nagle's algorithm off), so latency sleeps in the handler thread and
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import json
 import math
 import re
@@ -32,6 +35,7 @@ import sys
 import threading
 import time
 import traceback
+import zlib
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -53,8 +57,12 @@ from airflow_provider_tiktok.testing.faults import (
     FaultState,
 )
 from airflow_provider_tiktok.testing.users import (
+    AVATAR_NOT_IMAGE_KIND,
+    AVATAR_OVERSIZE_KIND,
+    AVATAR_PNG_KIND,
     RESEARCH_FIELDS,
     SyntheticUser,
+    avatar_kind,
     avatar_urls,
     ensembledata_secuid_alternative_payload,
     ensembledata_secuid_payload,
@@ -127,7 +135,42 @@ def _placeholder_jpeg() -> bytes:
 
 
 AVATAR_JPEG = _placeholder_jpeg()
-"""The bytes served for every avatar URL."""
+"""The bytes served for every avatar URL, but those of :data:`~.users.RESERVED_AVATARS`."""
+
+
+def _placeholder_png() -> bytes:
+    """A valid 8x8 grey PNG, the avatar of :data:`~.users.PNG_AVATAR_USER`."""
+
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        checksum = zlib.crc32(kind + payload).to_bytes(4, "big")
+        return len(payload).to_bytes(4, "big") + kind + payload + checksum
+
+    header = (8).to_bytes(4, "big") * 2 + bytes([8, 0, 0, 0, 0])  # 8-bit greyscale
+    pixels = zlib.compress(b"".join(b"\x00" + b"\x80" * 8 for _ in range(8)))
+    signature = b"\x89PNG\r\n\x1a\n"
+    return signature + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+
+
+AVATAR_PNG = _placeholder_png()
+"""The avatar of :data:`~.users.PNG_AVATAR_USER`."""
+
+OVERSIZE_AVATAR_BYTES = 6 * 1024 * 1024
+"""The size of :data:`~.users.OVERSIZE_AVATAR_USER`'s avatar: over the default 5 MiB."""
+
+NOT_IMAGE_AVATAR = b"<!doctype html><title>Not an image</title><p>Please log in</p>"
+"""The HTML page behind :data:`~.users.NOT_IMAGE_AVATAR_USER`'s avatar URL."""
+
+
+@functools.cache
+def _oversize_jpeg() -> bytes:
+    """:data:`AVATAR_JPEG` padded with comment segments to :data:`OVERSIZE_AVATAR_BYTES`."""
+    padding = bytearray()
+    missing = OVERSIZE_AVATAR_BYTES - len(AVATAR_JPEG)
+    while missing >= 4:
+        size = min(missing - 4, 0xFFFF - 2)
+        padding += b"\xff\xfe" + (size + 2).to_bytes(2, "big") + b"\x00" * size
+        missing -= size + 4
+    return AVATAR_JPEG[:2] + bytes(padding) + AVATAR_JPEG[2:]
 
 
 @dataclass(frozen=True)
@@ -333,6 +376,11 @@ class _Backend:
         self._research_requests = 0
         self._tokens: dict[str, _AccessToken] = {}
         self.tokens_issued = 0
+        self.issued_token_values: list[str] = []
+
+    def issued_tokens(self) -> list[str]:
+        with self._lock:
+            return list(self.issued_token_values)
 
     def units_used(self, date: str) -> int:
         with self._lock:
@@ -495,6 +543,7 @@ class _Backend:
                 expires_at=now + config.token_lifetime, max_uses=config.token_max_uses
             )
             self.tokens_issued += 1
+            self.issued_token_values.append(token)
         return _json_reply(
             200,
             {
@@ -578,6 +627,13 @@ class _Backend:
         expires = request.query.get("x-expires")
         if expires is not None and (not expires.isdigit() or int(expires) < time.time()):
             return _Reply(403, b"Forbidden: the URL has expired", "text/plain")
+        kind = avatar_kind(request.path[len(AVATAR_PATH_PREFIX) :].partition(".")[0])
+        if kind == AVATAR_NOT_IMAGE_KIND:
+            return _Reply(200, NOT_IMAGE_AVATAR, "text/html; charset=utf-8")
+        if kind == AVATAR_OVERSIZE_KIND:
+            return _Reply(200, _oversize_jpeg(), "image/jpeg")
+        if kind == AVATAR_PNG_KIND:
+            return _Reply(200, AVATAR_PNG, "image/png", {"Cache-Control": "max-age=3600"})
         return _Reply(200, AVATAR_JPEG, "image/jpeg", {"Cache-Control": "max-age=3600"})
 
     def fault_reply(self, scope: str, decision: FaultDecision) -> _Reply:
@@ -999,6 +1055,14 @@ class StandInServer:
     def access_tokens_issued(self) -> int:
         """How many Research access tokens the token endpoint has issued."""
         return self._backend.tokens_issued
+
+    @property
+    def issued_access_tokens(self) -> list[str]:
+        """Every Research access token the token endpoint has issued, oldest first.
+
+        Expired and revoked ones included: a leak test searches logs for each of them.
+        """
+        return self._backend.issued_tokens()
 
     def _record(
         self,

@@ -8,6 +8,8 @@ well-formed sec_uid is a user too, synthesized from a hash of the sec_uid itself
 
 A few usernames are reserved for the per-user outcomes of the real APIs (see
 :data:`RESERVED_OUTCOMES`); their sec_uids (from :func:`sec_uid_for`) give the same outcome.
+A few more are found users whose avatars are out of the ordinary: a PNG, an oversize
+image, a page that is not an image, an expired URL (see :data:`RESERVED_AVATARS`).
 
 The payloads follow ``api-facts.md``:
 
@@ -27,6 +29,7 @@ This module is part of a stand-in for tests and demos only: none of these people
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import re
 from collections.abc import Iterable, Mapping
@@ -103,6 +106,35 @@ RESERVED_OUTCOMES: Mapping[str, ReservedOutcome] = {
     INVALID_USER: ReservedOutcome(463, "Invalid user", _NOT_FOUND_MESSAGE),
 }
 """The per-user outcomes, by reserved username. ``{username}`` in a message is filled in."""
+
+PNG_AVATAR_USER = "png_avatar_user"
+"""A found user whose avatar is a small PNG (every other avatar is a small JPEG)."""
+
+OVERSIZE_AVATAR_USER = "oversize_avatar_user"
+"""A found user whose avatar is a 6 MiB JPEG, over the provider's default limit of 5 MiB."""
+
+NOT_IMAGE_AVATAR_USER = "not_image_avatar_user"
+"""A found user whose avatar URL answers an HTML page (``text/html``), not an image."""
+
+EXPIRED_AVATAR_USER = "expired_avatar_user"
+"""A found user whose avatar URLs have already expired: they answer HTTP 403."""
+
+AVATAR_PNG_KIND = "png"
+AVATAR_OVERSIZE_KIND = "oversize"
+AVATAR_NOT_IMAGE_KIND = "not_image"
+AVATAR_EXPIRED_KIND = "expired"
+
+RESERVED_AVATARS: Mapping[str, str] = {
+    PNG_AVATAR_USER: AVATAR_PNG_KIND,
+    OVERSIZE_AVATAR_USER: AVATAR_OVERSIZE_KIND,
+    NOT_IMAGE_AVATAR_USER: AVATAR_NOT_IMAGE_KIND,
+    EXPIRED_AVATAR_USER: AVATAR_EXPIRED_KIND,
+}
+"""Found users with unusual avatars, by reserved username: the kind of avatar they have.
+Their profiles are ordinary; looked up by sec_uid they have the same avatar."""
+
+EXPIRED_AVATAR_TIME = 1_600_000_000
+"""The ``x-expires`` of :data:`EXPIRED_AVATAR_USER`'s avatar URLs: September 2020."""
 
 _REGIONS: tuple[tuple[str, str], ...] = (
     ("US", "en"),
@@ -395,13 +427,29 @@ def _uuid_like(text: str) -> str:
     return f"{hexed[:8]}-{hexed[8:12]}-{hexed[12:16]}-{hexed[16:20]}-{hexed[20:32]}"
 
 
+@functools.cache
+def _avatar_kinds_by_user_id() -> dict[str, str]:
+    return {user_for_username(name).user_id: kind for name, kind in RESERVED_AVATARS.items()}
+
+
+def avatar_kind(user_id: str) -> str | None:
+    """The kind of avatar (a value of :data:`RESERVED_AVATARS`) of a user id, else ``None``.
+
+    :param user_id: the id in an avatar URL's path.
+    """
+    return _avatar_kinds_by_user_id().get(user_id)
+
+
 def avatar_urls(user: SyntheticUser, base_url: str, expires: int) -> dict[str, str]:
     """Signed-looking avatar URLs of three sizes, served by the stand-in at ``base_url``.
 
     :param user: the user.
     :param base_url: the stand-in's root URL, ``http://127.0.0.1:PORT``.
-    :param expires: the Unix time the URLs expire (the ``x-expires`` parameter).
+    :param expires: the Unix time the URLs expire (the ``x-expires`` parameter); for
+        :data:`EXPIRED_AVATAR_USER`, :data:`EXPIRED_AVATAR_TIME` instead.
     """
+    if RESERVED_AVATARS.get(user.username) == AVATAR_EXPIRED_KIND:
+        expires = EXPIRED_AVATAR_TIME
     urls = {}
     for size_name, size in (("larger", 1080), ("medium", 720), ("thumb", 100)):
         signature = hashlib.sha256(f"{user.user_id}:{size}:{expires}".encode()).hexdigest()[:16]

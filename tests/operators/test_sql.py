@@ -118,6 +118,8 @@ def test_rows_read_back_exactly(
     assert ghost["status"] == "not_found"
     assert ghost["error"] == "User not found"
     assert ghost["raw"] is None and ghost["follower_count"] is None and ghost["is_verified"] is None
+    for row in (alice, ghost):  # no avatar_storage: nothing archived
+        assert (row["avatar_path"], row["avatar_sha256"], row["avatar_error"]) == (None, None, None)
 
 
 def test_table_types_are_tuned_per_warehouse(
