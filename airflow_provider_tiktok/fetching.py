@@ -304,6 +304,17 @@ def check_max_workers(value: object) -> int:
     return value
 
 
+def check_max_requests_per_second(value: object) -> float | None:
+    """Validate ``max_requests_per_second``: ``None`` or a positive number."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError(
+            f"max_requests_per_second must be None or a positive number; got {value!r}"
+        )
+    return float(value)
+
+
 def check_max_units(value: object) -> int | None:
     """Validate ``max_units``: ``None`` or a whole number of 1 or more."""
     if value is None:

@@ -16,6 +16,7 @@ from airflow_provider_tiktok.compat import AirflowFailException, BaseOperator, C
 from airflow_provider_tiktok.exceptions import TikTokApiError, TikTokQuotaExhaustedError
 from airflow_provider_tiktok.fetching import (
     build_user_source,
+    check_max_requests_per_second,
     check_max_units,
     check_max_workers,
     check_on_user_error,
@@ -182,7 +183,7 @@ class TikTokUserInfoToSqlOperator(BaseOperator):
         self.on_user_error = check_on_user_error(on_user_error)
         self.max_workers = check_max_workers(max_workers)
         self.max_units = check_max_units(max_units)
-        self.max_requests_per_second = max_requests_per_second
+        self.max_requests_per_second = check_max_requests_per_second(max_requests_per_second)
         self.on_quota_exhausted = check_on_exhausted(on_quota_exhausted, name="on_quota_exhausted")
         self.on_units_depleted = check_on_exhausted(on_units_depleted, name="on_units_depleted")
         self.avatar_storage = avatar_storage

@@ -14,6 +14,7 @@ from airflow_provider_tiktok.compat import AirflowFailException, BaseOperator, C
 from airflow_provider_tiktok.exceptions import TikTokQuotaExhaustedError
 from airflow_provider_tiktok.fetching import (
     build_user_source,
+    check_max_requests_per_second,
     check_max_units,
     check_max_workers,
     check_on_user_error,
@@ -54,7 +55,7 @@ class _UserInfoOperator(BaseOperator):
         super().__init__(**kwargs)
         self.on_user_error = check_on_user_error(on_user_error)
         self.max_workers = check_max_workers(max_workers)
-        self.max_requests_per_second = max_requests_per_second
+        self.max_requests_per_second = check_max_requests_per_second(max_requests_per_second)
         self.avatar_storage = avatar_storage
         self.avatar_storage_conn_id = avatar_storage_conn_id
         self.avatar_max_bytes = check_avatar_options(

@@ -247,7 +247,7 @@ CASES: dict[str, BadInput] = {
         lambda: snapshot(snapshot_date="2026-13-01"), "got '2026-13-01'"
     ),
     "max-requests-per-second-zero": BadInput(
-        lambda: ensembledata(max_requests_per_second=0), "positive number, got 0"
+        lambda: ensembledata(max_requests_per_second=0), "positive number; got 0"
     ),
     "on-units-depleted-unknown": BadInput(
         lambda: ensembledata(on_units_depleted="wait"),

@@ -297,3 +297,9 @@ def test_research_fields_are_sent_and_checked_before_any_request(
             task_id="t2", usernames=["bob"], fields=["follower_total"]
         ).execute(context)
     assert research.requested == ["alice"]
+
+
+@pytest.mark.parametrize("value", ["5", 0, -1.5, True])
+def test_a_bad_request_rate_is_refused_when_the_task_is_defined(value: Any) -> None:
+    with pytest.raises(ValueError, match="max_requests_per_second must be None or a positive"):
+        EnsembleDataUserInfoOperator(task_id="t", usernames=["a"], max_requests_per_second=value)
