@@ -10,9 +10,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CONSTRAINTS := constraints/airflow-$(AIRFLOW_VERSION).txt
 INSTALLED := $(VENV)/.installed-airflow-$(AIRFLOW_VERSION)
-SOURCES := airflow_provider_tiktok tests example_dags
+SOURCES := airflow_provider_tiktok tests example_dags benchmarks
 
-.PHONY: install test lint typecheck pytest postgres-server demo clean
+.PHONY: install test lint typecheck pytest postgres-server demo bench clean
 
 install: $(INSTALLED)
 
@@ -51,6 +51,11 @@ test: lint typecheck pytest
 # The main job on the embedded default: the snapshot DAG, both APIs' stand-in, a SQLite table.
 demo: install
 	$(BIN)/python -m airflow_provider_tiktok.testing.demo --dags-folder example_dags --workdir .demo
+
+# Throughput, rate limit, bulk loading, memory and import cost against the stand-in (50 ms a
+# call) and a throwaway PostgreSQL; prints a Markdown table, exits non-zero if a target is missed.
+bench: install postgres-server
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 clean:
 	rm -rf .venv .venv-* .demo .pytest_cache .mypy_cache .ruff_cache *.egg-info

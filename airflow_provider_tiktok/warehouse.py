@@ -417,12 +417,12 @@ def _close_connections(connections: list[Any]) -> None:
 
 
 def _can_copy(cursor: Any) -> bool:
-    """Whether the cursor is psycopg 3's or psycopg2's, the drivers whose COPY is used."""
+    """Whether the cursor has psycopg 3's ``copy`` or psycopg2's ``copy_expert``."""
     return _is_psycopg2(cursor) or callable(getattr(cursor, "copy", None))
 
 
 def _is_psycopg2(cursor: Any) -> bool:
-    return type(cursor).__module__.startswith("psycopg2")
+    return callable(getattr(cursor, "copy_expert", None))
 
 
 def _sqlstate(error: BaseException) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import urlencode
 
 from airflow_provider_tiktok.compat import mask_secret
 from airflow_provider_tiktok.connection_forms import (
@@ -74,7 +75,7 @@ class _TokenQueryAuth:
         self.token = token
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        request.prepare_url(request.url, {"token": self.token})
+        request.prepare_url(request.url, urlencode({"token": self.token}))
         return request
 
 
