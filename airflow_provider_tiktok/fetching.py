@@ -295,6 +295,20 @@ def check_on_user_error(value: str) -> str:
     return value
 
 
+ON_EXHAUSTED_CHOICES = ("fail", "defer")
+
+
+def check_on_exhausted(value: object, *, name: str) -> str:
+    """Validate ``on_quota_exhausted`` / ``on_units_depleted``.
+
+    :param value: ``"fail"`` or ``"defer"``.
+    :param name: the argument's name, for the message.
+    """
+    if value not in ON_EXHAUSTED_CHOICES:
+        raise ValueError(f"{name} must be 'fail' or 'defer'; got {value!r}")
+    return str(value)
+
+
 def check_max_workers(value: object) -> int:
     """Validate ``max_workers``: a whole number from 1 to 64."""
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_WORKERS_LIMIT:

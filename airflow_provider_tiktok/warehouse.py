@@ -265,6 +265,8 @@ class SnapshotTable:
         record = user.to_dict()  # keys in field order, the order of COLUMNS
         if record["raw"] is not None:
             record["raw"] = _COMPACT_JSON.encode(record["raw"])
+        if self.dialect == "postgres":
+            _drop_nul_characters(record)
         if self.dialect == "sqlite":
             for column in _BOOLEAN_COLUMNS:
                 if record[column] is not None:
@@ -423,6 +425,29 @@ def _can_copy(cursor: Any) -> bool:
 
 def _is_psycopg2(cursor: Any) -> bool:
     return callable(getattr(cursor, "copy_expert", None))
+
+
+def _drop_nul_characters(record: dict[str, Any]) -> None:
+    """Remove NUL characters, which PostgreSQL refuses in TEXT and JSONB, from a row.
+
+    Upstream text may carry them; one would otherwise make the whole chunk fail.
+    """
+    for column, value in record.items():
+        if isinstance(value, str) and "\x00" in value:
+            record[column] = value.replace("\x00", "")
+    raw = record.get("raw")
+    if isinstance(raw, str) and "\\u0000" in raw:
+        record["raw"] = _COMPACT_JSON.encode(_without_nul(json.loads(raw)))
+
+
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, list):
+        return [_without_nul(item) for item in value]
+    if isinstance(value, dict):
+        return {_without_nul(key): _without_nul(item) for key, item in value.items()}
+    return value
 
 
 def _sqlstate(error: BaseException) -> str | None:

@@ -111,6 +111,7 @@ print(json.dumps(sorted(set(sys.modules) - before)))
 
     heavy = {"requests", "urllib3", "psycopg", "psycopg2", "sqlite3", "tenacity"}
     assert not heavy & loaded
+    assert "airflow_provider_tiktok.triggers.quota_reset" not in loaded  # only when deferring
     database_hooks = {
         name for name in loaded if name.startswith("airflow.providers.") and ".hooks" in name
     }

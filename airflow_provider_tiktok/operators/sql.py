@@ -19,6 +19,7 @@ from airflow_provider_tiktok.fetching import (
     check_max_requests_per_second,
     check_max_units,
     check_max_workers,
+    check_on_exhausted,
     check_on_user_error,
     failed_lookups,
     fetch_users,
@@ -26,10 +27,6 @@ from airflow_provider_tiktok.fetching import (
 from airflow_provider_tiktok.hooks.ensembledata import EnsembleDataHook
 from airflow_provider_tiktok.hooks.research import TikTokResearchHook, validate_fields
 from airflow_provider_tiktok.lookups import build_lookups
-from airflow_provider_tiktok.triggers.quota_reset import (
-    check_on_exhausted,
-    defer_until_quota_reset,
-)
 from airflow_provider_tiktok.users import SOURCE_ENSEMBLEDATA, SOURCE_RESEARCH, TikTokUser
 from airflow_provider_tiktok.warehouse import (
     DEFAULT_TABLE,
@@ -290,6 +287,8 @@ class TikTokUserInfoToSqlOperator(BaseOperator):
         except TikTokQuotaExhaustedError as error:
             flush()
             if self._defers_when_exhausted():
+                from airflow_provider_tiktok.triggers.quota_reset import defer_until_quota_reset
+
                 defer_until_quota_reset(
                     self,
                     f"{error.message}. {written} rows are safe in {table.qualified_name}",

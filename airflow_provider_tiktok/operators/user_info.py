@@ -17,6 +17,7 @@ from airflow_provider_tiktok.fetching import (
     check_max_requests_per_second,
     check_max_units,
     check_max_workers,
+    check_on_exhausted,
     check_on_user_error,
     failed_lookups,
     fetch_users,
@@ -25,10 +26,6 @@ from airflow_provider_tiktok.hooks.ensembledata import EnsembleDataHook
 from airflow_provider_tiktok.hooks.research import TikTokResearchHook, validate_fields
 from airflow_provider_tiktok.links import PROFILE_USERNAME_XCOM_KEY, TikTokProfileLink
 from airflow_provider_tiktok.lookups import Lookup, build_lookups
-from airflow_provider_tiktok.triggers.quota_reset import (
-    check_on_exhausted,
-    defer_until_quota_reset,
-)
 from airflow_provider_tiktok.users import SOURCE_ENSEMBLEDATA, SOURCE_RESEARCH, TikTokUser
 
 DEFAULT_MAX_WORKERS = 8
@@ -126,6 +123,10 @@ class _UserInfoOperator(BaseOperator):
                 )
             except TikTokQuotaExhaustedError as error:
                 if self._defers_when_exhausted():
+                    from airflow_provider_tiktok.triggers.quota_reset import (
+                        defer_until_quota_reset,
+                    )
+
                     defer_until_quota_reset(
                         self,
                         error.message,

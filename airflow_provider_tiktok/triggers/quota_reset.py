@@ -61,19 +61,7 @@ class QuotaResetTrigger(BaseTrigger):
         yield TriggerEvent({"status": "quota_reset", "resume_at": self.resume_at})  # type: ignore[no-untyped-call]
 
 
-ON_EXHAUSTED_CHOICES = ("fail", "defer")
 DEFERRAL_TIMEOUT = dt.timedelta(days=2)
-
-
-def check_on_exhausted(value: object, *, name: str) -> str:
-    """Validate ``on_quota_exhausted`` / ``on_units_depleted``.
-
-    :param value: ``"fail"`` or ``"defer"``.
-    :param name: the argument's name, for the message.
-    """
-    if value not in ON_EXHAUSTED_CHOICES:
-        raise ValueError(f"{name} must be 'fail' or 'defer'; got {value!r}")
-    return str(value)
 
 
 def defer_until_quota_reset(

@@ -323,3 +323,24 @@ def test_the_table_is_declared_as_an_outlet_asset() -> None:
         getattr(asset, "uri", None)
         == "tiktok-snapshots://warehouse/analytics.tiktok_user_snapshots"
     )
+
+
+def test_nul_characters_in_a_payload_do_not_sink_the_chunk(
+    ensembledata: FakeEnsembleData, warehouse: Warehouse, context: dict[str, Any]
+) -> None:
+    payload = camel_payload("alice")
+    payload["user"]["nickname"] = "Ali\x00ce"
+    payload["note"] = ["x\x00y"]
+    ensembledata.outcomes["alice"] = (200, {"data": payload})
+
+    snapshot(usernames=["alice", "bob"]).execute(context)
+
+    alice, bob = warehouse.rows()
+    assert bob["status"] == "found"
+    raw = alice["raw"] if warehouse.kind == "postgres" else json.loads(alice["raw"])
+    if warehouse.kind == "postgres":  # PostgreSQL refuses NUL in TEXT and JSONB
+        assert alice["display_name"] == "Alice"
+        assert raw["note"] == ["xy"]
+    else:
+        assert alice["display_name"] == "Ali\x00ce"
+        assert raw["note"] == ["x\x00y"]
