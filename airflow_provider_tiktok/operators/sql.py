@@ -9,24 +9,19 @@ from typing import Any
 
 from airflow_provider_tiktok.avatars import (
     DEFAULT_AVATAR_MAX_BYTES,
-    AvatarArchive,
-    check_avatar_options,
 )
-from airflow_provider_tiktok.compat import AirflowFailException, BaseOperator, Context
+from airflow_provider_tiktok.compat import AirflowFailException, Context
 from airflow_provider_tiktok.exceptions import TikTokApiError, TikTokQuotaExhaustedError
 from airflow_provider_tiktok.fetching import (
-    build_user_source,
-    check_max_requests_per_second,
     check_max_units,
-    check_max_workers,
     check_on_exhausted,
-    check_on_user_error,
     failed_lookups,
     fetch_users,
 )
 from airflow_provider_tiktok.hooks.ensembledata import EnsembleDataHook
 from airflow_provider_tiktok.hooks.research import TikTokResearchHook, validate_fields
 from airflow_provider_tiktok.lookups import build_lookups
+from airflow_provider_tiktok.operators.base import DEFAULT_MAX_WORKERS, TikTokFetchOperator
 from airflow_provider_tiktok.users import SOURCE_ENSEMBLEDATA, SOURCE_RESEARCH, TikTokUser
 from airflow_provider_tiktok.warehouse import (
     DEFAULT_TABLE,
@@ -68,7 +63,7 @@ def resolve_snapshot_date(value: object, context: Context) -> dt.date:
         raise ValueError(f"snapshot_date must be a YYYY-MM-DD date; got {value!r}") from None
 
 
-class TikTokUserInfoToSqlOperator(BaseOperator):
+class TikTokUserInfoToSqlOperator(TikTokFetchOperator):
     """Fetch TikTok user info and upsert one snapshot row per user into a warehouse table.
 
     The table (created when missing) has one column per :class:`TikTokUser` field plus
@@ -141,7 +136,7 @@ class TikTokUserInfoToSqlOperator(BaseOperator):
         snapshot_date: str | dt.date | None = None,
         chunk_size: int = 500,
         on_user_error: str = "record",
-        max_workers: int = 8,
+        max_workers: int = DEFAULT_MAX_WORKERS,
         max_units: int | None = None,
         max_requests_per_second: float | None = None,
         on_quota_exhausted: str = "fail",
@@ -159,7 +154,15 @@ class TikTokUserInfoToSqlOperator(BaseOperator):
         if schema is not None:
             check_identifier(schema, what="schema")
         kwargs.setdefault("outlets", [snapshot_table_asset(sql_conn_id, table, schema)])
-        super().__init__(**kwargs)
+        super().__init__(
+            on_user_error=on_user_error,
+            max_workers=max_workers,
+            max_requests_per_second=max_requests_per_second,
+            avatar_storage=avatar_storage,
+            avatar_storage_conn_id=avatar_storage_conn_id,
+            avatar_max_bytes=avatar_max_bytes,
+            **kwargs,
+        )
         if (usernames is None) == (sec_uids is None):
             raise ValueError(f"{self.task_id}: give exactly one of usernames and sec_uids")
         if sec_uids is not None and source == SOURCE_RESEARCH:
@@ -177,17 +180,9 @@ class TikTokUserInfoToSqlOperator(BaseOperator):
         self.create_table = create_table
         self.snapshot_date = snapshot_date
         self.chunk_size = _check_chunk_size(chunk_size)
-        self.on_user_error = check_on_user_error(on_user_error)
-        self.max_workers = check_max_workers(max_workers)
         self.max_units = check_max_units(max_units)
-        self.max_requests_per_second = check_max_requests_per_second(max_requests_per_second)
         self.on_quota_exhausted = check_on_exhausted(on_quota_exhausted, name="on_quota_exhausted")
         self.on_units_depleted = check_on_exhausted(on_units_depleted, name="on_units_depleted")
-        self.avatar_storage = avatar_storage
-        self.avatar_storage_conn_id = avatar_storage_conn_id
-        self.avatar_max_bytes = check_avatar_options(
-            avatar_storage, avatar_storage_conn_id, avatar_max_bytes
-        )
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Fetch the users and write the snapshot; return a summary."""
@@ -234,20 +229,12 @@ class TikTokUserInfoToSqlOperator(BaseOperator):
         units_before = int(progress.get("units_charged", 0))
         max_units = None if self.max_units is None else self.max_units - units_before
 
-        avatar_archive = AvatarArchive.open(
-            self.avatar_storage,
-            conn_id=self.avatar_storage_conn_id,
-            max_bytes=self.avatar_max_bytes,
-        )
-        user_source = build_user_source(
+        user_source, avatar_archive = self._open_user_source(
             self.source,
             ensembledata_conn_id=self.ensembledata_conn_id,
             tiktok_research_conn_id=self.tiktok_research_conn_id,
             alternative_method=self.alternative_method,
             fields=fields,
-            max_workers=self.max_workers,
-            max_requests_per_second=self.max_requests_per_second,
-            avatar_archive=avatar_archive,
         )
         buffer: list[TikTokUser] = []
         failures: list[str] = []

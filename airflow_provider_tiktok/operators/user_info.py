@@ -5,20 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from airflow_provider_tiktok.avatars import (
-    DEFAULT_AVATAR_MAX_BYTES,
-    AvatarArchive,
-    check_avatar_options,
-)
-from airflow_provider_tiktok.compat import AirflowFailException, BaseOperator, Context
+from airflow_provider_tiktok.compat import AirflowFailException, Context
 from airflow_provider_tiktok.exceptions import TikTokQuotaExhaustedError
 from airflow_provider_tiktok.fetching import (
-    build_user_source,
-    check_max_requests_per_second,
     check_max_units,
-    check_max_workers,
     check_on_exhausted,
-    check_on_user_error,
     failed_lookups,
     fetch_users,
 )
@@ -26,38 +17,16 @@ from airflow_provider_tiktok.hooks.ensembledata import EnsembleDataHook
 from airflow_provider_tiktok.hooks.research import TikTokResearchHook, validate_fields
 from airflow_provider_tiktok.links import PROFILE_USERNAME_XCOM_KEY, TikTokProfileLink
 from airflow_provider_tiktok.lookups import Lookup, build_lookups
+from airflow_provider_tiktok.operators.base import TikTokFetchOperator
 from airflow_provider_tiktok.users import SOURCE_ENSEMBLEDATA, SOURCE_RESEARCH, TikTokUser
 
-DEFAULT_MAX_WORKERS = 8
 
-
-class _UserInfoOperator(BaseOperator):
+class _UserInfoOperator(TikTokFetchOperator):
     """Shared behaviour of the user-info operators: validate, fetch, apply on_user_error."""
 
     operator_extra_links = (TikTokProfileLink(),)
     ui_color = "#fe2c55"
     source: str
-
-    def __init__(
-        self,
-        *,
-        on_user_error: str = "record",
-        max_workers: int = DEFAULT_MAX_WORKERS,
-        max_requests_per_second: float | None = None,
-        avatar_storage: str | None = None,
-        avatar_storage_conn_id: str | None = None,
-        avatar_max_bytes: int = DEFAULT_AVATAR_MAX_BYTES,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.on_user_error = check_on_user_error(on_user_error)
-        self.max_workers = check_max_workers(max_workers)
-        self.max_requests_per_second = check_max_requests_per_second(max_requests_per_second)
-        self.avatar_storage = avatar_storage
-        self.avatar_storage_conn_id = avatar_storage_conn_id
-        self.avatar_max_bytes = check_avatar_options(
-            avatar_storage, avatar_storage_conn_id, avatar_max_bytes
-        )
 
     def _lookups(self) -> list[Lookup]:
         raise NotImplementedError
@@ -100,18 +69,7 @@ class _UserInfoOperator(BaseOperator):
         if max_units is not None:
             max_units -= sum(user.units_charged or 0 for user in collected)
         if pending:
-            avatar_archive = AvatarArchive.open(
-                self.avatar_storage,
-                conn_id=self.avatar_storage_conn_id,
-                max_bytes=self.avatar_max_bytes,
-            )
-            user_source = build_user_source(
-                self.source,
-                max_workers=self.max_workers,
-                max_requests_per_second=self.max_requests_per_second,
-                avatar_archive=avatar_archive,
-                **source_kwargs,
-            )
+            user_source, avatar_archive = self._open_user_source(self.source, **source_kwargs)
             try:
                 fetch_users(
                     user_source,
