@@ -170,10 +170,21 @@ class SnapshotTable:
     def create(self) -> None:
         """Create the table if it does not exist, and add the columns an older one lacks.
 
-        See :meth:`add_missing_columns`.
+        The ``CREATE TABLE`` statement is sent only when the table is missing, so the task log
+        shows it once, not on every run. See :meth:`add_missing_columns`.
         """
-        self.hook.run(self.create_sql(), autocommit=True)
+        if not self.exists():
+            log.info("Creating the snapshot table %s", self.qualified_name)
+            self.hook.run(self.create_sql(), autocommit=True)  # IF NOT EXISTS: races are fine
         self.add_missing_columns()
+
+    def exists(self) -> bool:
+        """Whether the table can be read."""
+        try:
+            self.existing_columns()
+        except Exception:
+            return False
+        return True
 
     def existing_columns(self) -> set[str]:
         """The table's column names, lower-cased, read from the description of an empty query.

@@ -331,3 +331,27 @@ def test_copy_text_reader_escapes_and_reads_in_pieces() -> None:
         assert len(piece) <= 7
         pieces.append(piece)
     assert "".join(pieces) == expected
+
+
+def test_create_sends_create_table_only_when_the_table_is_missing(tmp_path: Path) -> None:
+    hook = RecordingRunHook(tmp_path / "warehouse.db")
+    table = SnapshotTable(hook)
+
+    table.create()
+    table.create()
+
+    creates = [sql for sql in hook.ran if sql.startswith("CREATE TABLE")]
+    assert len(creates) == 1
+    assert table.exists()
+
+
+class RecordingRunHook(GenericSqliteHook):
+    """The generic SQLite hook, recording the statements given to ``run``."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.ran: list[str] = []
+
+    def run(self, sql: str, autocommit: bool = False, parameters: Any = None) -> None:
+        self.ran.append(sql)
+        super().run(sql, autocommit, parameters)
