@@ -27,6 +27,7 @@ import datetime as dt
 import json
 import logging
 import re
+import typing
 import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -41,16 +42,12 @@ DEFAULT_TABLE = "tiktok_user_snapshots"
 KEY_COLUMNS = ("source", "lookup_type", "lookup_key", "snapshot_date")
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
-_COUNT_COLUMNS = {
-    "follower_count",
-    "following_count",
-    "likes_count",
-    "video_count",
-    "digg_count",
-    "friend_count",
-    "units_charged",
-}
-_BOOLEAN_COLUMNS = {"is_verified", "is_private"}
+_FIELD_TYPES = typing.get_type_hints(TikTokUser)
+_COUNT_COLUMNS = frozenset(name for name in TIKTOK_USER_FIELDS if _FIELD_TYPES[name] == int | None)
+"""Record fields typed ``int``: counts and ``units_charged``, all 64-bit in the table."""
+_BOOLEAN_COLUMNS = frozenset(
+    name for name in TIKTOK_USER_FIELDS if _FIELD_TYPES[name] == bool | None
+)
 _KEY_TEXT_COLUMNS = {"source", "lookup_type", "lookup_key", "status"}
 
 COLUMNS: tuple[str, ...] = (*TIKTOK_USER_FIELDS, "snapshot_date")
