@@ -30,7 +30,7 @@ from airflow_provider_tiktok.testing import (
     StandInServer,
     user_for_username,
 )
-from airflow_provider_tiktok.testing.server import AVATAR_JPEG, AVATAR_PNG
+from airflow_provider_tiktok.testing.stand_in.images import AVATAR_JPEG, AVATAR_PNG
 from airflow_provider_tiktok.users import TikTokUser
 
 JPEG_SHA256 = hashlib.sha256(AVATAR_JPEG).hexdigest()

@@ -26,9 +26,16 @@ found user. Found users with unusual avatars, for archiving tests: :data:`PNG_AV
 :data:`OVERSIZE_AVATAR_USER`, :data:`NOT_IMAGE_AVATAR_USER` and :data:`EXPIRED_AVATAR_USER`
 (see :data:`RESERVED_AVATARS`). The default credentials are :data:`DEFAULT_ENSEMBLEDATA_TOKEN`,
 :data:`DEFAULT_CLIENT_KEY` and :data:`DEFAULT_CLIENT_SECRET`.
+
+The server's names (:class:`StandInServer`, :class:`RequestLog`, :class:`RequestRecord` and
+the default credentials) are imported from :mod:`.stand_in` on first use, so importing this
+package, or its pytest plugin, loads no HTTP server; the users and faults are plain data.
 """
 
 from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_tiktok.testing.faults import (
     DROP,
@@ -42,14 +49,6 @@ from airflow_provider_tiktok.testing.faults import (
     SLOW,
     TOKEN,
     FaultConfig,
-)
-from airflow_provider_tiktok.testing.server import (
-    DEFAULT_CLIENT_KEY,
-    DEFAULT_CLIENT_SECRET,
-    DEFAULT_ENSEMBLEDATA_TOKEN,
-    RequestLog,
-    RequestRecord,
-    StandInServer,
 )
 from airflow_provider_tiktok.testing.users import (
     EXPIRED_AVATAR_USER,
@@ -71,6 +70,15 @@ from airflow_provider_tiktok.testing.users import (
     user_for_sec_uid,
     user_for_username,
 )
+
+if TYPE_CHECKING:
+    from airflow_provider_tiktok.testing.stand_in.ensembledata import DEFAULT_ENSEMBLEDATA_TOKEN
+    from airflow_provider_tiktok.testing.stand_in.request_log import RequestLog, RequestRecord
+    from airflow_provider_tiktok.testing.stand_in.research import (
+        DEFAULT_CLIENT_KEY,
+        DEFAULT_CLIENT_SECRET,
+    )
+    from airflow_provider_tiktok.testing.stand_in.server import StandInServer
 
 __all__ = [
     "DEFAULT_CLIENT_KEY",
@@ -109,3 +117,29 @@ __all__ = [
     "user_for_sec_uid",
     "user_for_username",
 ]
+
+_STAND_IN_HOMES = {
+    "DEFAULT_CLIENT_KEY": "stand_in.research",
+    "DEFAULT_CLIENT_SECRET": "stand_in.research",
+    "DEFAULT_ENSEMBLEDATA_TOKEN": "stand_in.ensembledata",
+    "RequestLog": "stand_in.request_log",
+    "RequestRecord": "stand_in.request_log",
+    "StandInServer": "stand_in.server",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import one of the server's names from its module on first use (PEP 562).
+
+    :param name: the attribute asked for.
+    """
+    home = _STAND_IN_HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

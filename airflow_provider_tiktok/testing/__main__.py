@@ -27,12 +27,12 @@ from pathlib import Path
 from types import FrameType
 
 from airflow_provider_tiktok.testing.faults import RANDOM_FAULT_KINDS, SCOPES, FaultConfig
-from airflow_provider_tiktok.testing.server import (
+from airflow_provider_tiktok.testing.stand_in.ensembledata import DEFAULT_ENSEMBLEDATA_TOKEN
+from airflow_provider_tiktok.testing.stand_in.research import (
     DEFAULT_CLIENT_KEY,
     DEFAULT_CLIENT_SECRET,
-    DEFAULT_ENSEMBLEDATA_TOKEN,
-    StandInServer,
 )
+from airflow_provider_tiktok.testing.stand_in.server import StandInServer
 
 _CLI_MAX_LOG_RECORDS = 10_000
 

@@ -20,7 +20,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from airflow_provider_tiktok.testing.server import StandInServer
+from airflow_provider_tiktok.testing.stand_in.server import StandInServer
 from airflow_provider_tiktok.testing.users import LARGE_COUNTS_USER, MISSING_USER, PRIVATE_USER
 
 DAG_ID = "tiktok_user_snapshots"

@@ -12,15 +12,21 @@ The fixture is function-scoped: every test gets a fresh server (no faults, no us
 empty request log) on its own ephemeral port, and the environment variables
 ``AIRFLOW_CONN_ENSEMBLEDATA_DEFAULT`` and ``AIRFLOW_CONN_TIKTOK_RESEARCH_DEFAULT`` point
 the default connections at it for the duration of the test.
+
+Every pytest run of a project that installs the provider loads this module, so it costs
+nothing until used: the server is imported inside the fixture, only by a test that asks
+for it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
-from airflow_provider_tiktok.testing.server import StandInServer
+if TYPE_CHECKING:
+    from airflow_provider_tiktok.testing.stand_in.server import StandInServer
 
 
 @pytest.fixture
@@ -30,6 +36,8 @@ def tiktok_stand_in(monkeypatch: pytest.MonkeyPatch) -> Iterator[StandInServer]:
     Also sets ``AIRFLOW_CONN_ENSEMBLEDATA_DEFAULT`` and ``AIRFLOW_CONN_TIKTOK_RESEARCH_DEFAULT``
     to connections pointing at it, and restores them afterwards.
     """
+    from airflow_provider_tiktok.testing.stand_in.server import StandInServer
+
     with StandInServer() as server:
         for name, value in server.airflow_env().items():
             monkeypatch.setenv(name, value)

@@ -26,7 +26,7 @@ from airflow_provider_tiktok.hooks.base import DEFAULT_MAX_IMAGE_BYTES, TikTokBa
 from airflow_provider_tiktok.hooks.ensembledata import EnsembleDataHook
 from airflow_provider_tiktok.hooks.research import TikTokResearchHook
 from airflow_provider_tiktok.testing import StandInServer
-from airflow_provider_tiktok.testing.server import AVATAR_JPEG
+from airflow_provider_tiktok.testing.stand_in.images import AVATAR_JPEG
 
 JPEG = {"Content-Type": "image/jpeg"}
 

@@ -15,7 +15,7 @@ import pytest
 
 from airflow_provider_tiktok.operators.sql import TikTokUserInfoToSqlOperator
 from airflow_provider_tiktok.testing import EXPIRED_AVATAR_USER, StandInServer, user_for_username
-from airflow_provider_tiktok.testing.server import AVATAR_JPEG
+from airflow_provider_tiktok.testing.stand_in.images import AVATAR_JPEG
 from airflow_provider_tiktok.warehouse import COLUMNS, SnapshotTable, resolve_sql_hook
 from tests.operators.test_sql import DAY_1, DAY_2, Warehouse, warehouse  # noqa: F401
 

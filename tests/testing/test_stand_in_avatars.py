@@ -16,7 +16,7 @@ from airflow_provider_tiktok.testing import (
     RESERVED_OUTCOMES,
     sec_uid_for,
 )
-from airflow_provider_tiktok.testing.server import (
+from airflow_provider_tiktok.testing.stand_in.images import (
     AVATAR_JPEG,
     AVATAR_PNG,
     OVERSIZE_AVATAR_BYTES,
