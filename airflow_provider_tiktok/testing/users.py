@@ -11,7 +11,7 @@ A few usernames are reserved for the per-user outcomes of the real APIs (see
 A few more are found users whose avatars are out of the ordinary: a PNG, an oversize
 image, a page that is not an image, an expired URL (see :data:`RESERVED_AVATARS`).
 
-The payloads follow ``api-facts.md``:
+The payloads follow the upstream APIs' documented shapes:
 
 * :func:`ensembledata_user_info_payload`: ``/tt/user/info``, camelCase, ``user`` and ``stats``.
 * :func:`ensembledata_secuid_payload`: ``/tt/user/info-from-secuid``, snake_case, one ``user``.
@@ -22,6 +22,12 @@ The payloads follow ``api-facts.md``:
   ``create_time``, ``avatar_medium`` and ``avatar_thumb``.
 * :func:`research_user_payload`: the ``data`` of the Research API's Query User Info, holding
   only the fields asked for.
+
+The username and sec_uid rules (:func:`is_valid_username`, :func:`is_valid_sec_uid`) and the
+Research field list (:data:`RESEARCH_FIELDS`) restate, on purpose, what the provider's
+lookup validation and its Research hook know, instead of importing them: the stand-in plays
+the server, an independent oracle, so a mismatch between the provider and the APIs shows
+up in tests instead of agreeing with itself.
 
 This module is part of a stand-in for tests and demos only: none of these people exist.
 """

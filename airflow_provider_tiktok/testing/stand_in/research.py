@@ -6,9 +6,9 @@ bearer token (the ``data`` and ``error`` envelope, HTTP 400 ``invalid_params`` f
 per-user outcomes). The daily quota counts Query User Info calls.
 
 The fields it answers (:data:`~..users.RESEARCH_FIELDS`) and the usernames it accepts are
-the stand-in's own copy, not imported from the hooks or :mod:`airflow_provider_tiktok.lookups`,
-on purpose: it plays the server, an independent oracle, so a field or a rule the provider
-gets wrong shows up as a failing test instead of agreeing with itself.
+the stand-in's own copy, not imported from the provider's hook or lookup validation, on
+purpose: it plays the server, an independent oracle, so a field or a rule the provider gets
+wrong shows up as a failing test instead of agreeing with itself.
 """
 
 from __future__ import annotations
