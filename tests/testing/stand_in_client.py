@@ -86,3 +86,7 @@ class StandInClient:
             headers={"Authorization": f"Bearer {bearer}"},
             timeout=timeout,
         )
+
+
+def no_sleep(seconds: float) -> None:
+    """A hook's ``sleep``: retries without waiting, so fault tests stay fast."""

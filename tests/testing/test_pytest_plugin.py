@@ -96,3 +96,20 @@ def test_the_module_works_as_a_pytest_plugin(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "2 passed" in result.stdout
+
+
+def test_loading_the_plugin_imports_no_server_and_no_http_client() -> None:
+    probe = (
+        "import json, sys\n"
+        "import airflow_provider_tiktok.testing.pytest_plugin\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    loaded = set(json.loads(result.stdout))
+
+    assert "airflow_provider_tiktok.testing.pytest_plugin" in loaded
+    stand_in = "airflow_provider_tiktok.testing.stand_in"
+    assert not {name for name in loaded if name.startswith(stand_in)}
+    assert not {"requests", "urllib3", "http.server", "socketserver"} & loaded

@@ -10,6 +10,7 @@ from collections import Counter
 import pytest
 import requests
 
+from airflow_provider_tiktok.hooks.ensembledata import EnsembleDataHook
 from airflow_provider_tiktok.testing import (
     DROP,
     ENSEMBLEDATA,
@@ -24,7 +25,7 @@ from airflow_provider_tiktok.testing import (
     StandInServer,
     sec_uid_for,
 )
-from tests.testing.stand_in_client import StandInClient
+from tests.testing.stand_in_client import StandInClient, no_sleep
 
 # Latency
 
@@ -433,3 +434,17 @@ def test_scope_accepts_one_name_or_several() -> None:
     assert FaultConfig(scope=RESEARCH).scope == frozenset({RESEARCH})
     assert FaultConfig(scope=[RESEARCH, TOKEN]).scope == frozenset({RESEARCH, TOKEN})
     assert FaultConfig().scope == frozenset({ENSEMBLEDATA, RESEARCH, TOKEN})
+
+
+# With the package's hook
+
+
+def test_the_hooks_ride_out_the_stand_ins_transient_faults(
+    tiktok_stand_in: StandInServer,
+) -> None:
+    tiktok_stand_in.set_faults(
+        rate_limit_next=1, retry_after=0, server_errors_next=1, html_errors=True, drop_next=1
+    )
+    hook = EnsembleDataHook(timeout=5, max_retries=3, sleep=no_sleep)
+    assert hook.user_info_from_username("resilient").data["user"]["uniqueId"] == "resilient"
+    assert tiktok_stand_in.request_log.statuses() == [None, 429, 503, 200]
