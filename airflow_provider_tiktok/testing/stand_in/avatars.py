@@ -1,7 +1,7 @@
 """The stand-in's image host: the avatar URLs the payloads link to, and what they serve.
 
 ``GET /avatars/<user id>.jpeg?x-expires=...`` answers a small JPEG, except for the users of
-:data:`~..users.RESERVED_AVATARS` (a PNG, an oversize JPEG, an HTML page, an expired URL
+:data:`~.users.RESERVED_AVATARS` (a PNG, an oversize JPEG, an HTML page, an expired URL
 answering 403). Like TikTok's image CDN it needs no credentials and is never faulted.
 """
 

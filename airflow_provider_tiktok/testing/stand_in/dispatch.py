@@ -2,7 +2,7 @@
 
 :class:`Dispatcher` is the :class:`~.http.Responder` the HTTP layer talks to. It knows the
 route of every path (the fault scope, the method, the emulator's endpoint and its fault
-reply), asks :class:`~..faults.FaultState` what to do with each call, and records every
+reply), asks :class:`~.faults.FaultState` what to do with each call, and records every
 request in the :class:`~.request_log.RequestLog` just before its reply is sent.
 """
 
@@ -50,7 +50,7 @@ from airflow_provider_tiktok.testing.stand_in.research import (
 class Route:
     """Where a path goes.
 
-    :param scope: its fault scope (see :mod:`..faults`), or ``None`` for a path that is
+    :param scope: its fault scope (see :mod:`.faults`), or ``None`` for a path that is
         never faulted.
     :param method: the one HTTP method it accepts.
     :param answer: the endpoint.

@@ -30,11 +30,11 @@ def _placeholder_jpeg() -> bytes:
 
 
 AVATAR_JPEG = _placeholder_jpeg()
-"""The bytes served for every avatar URL, but those of :data:`~..users.RESERVED_AVATARS`."""
+"""The bytes served for every avatar URL, but those of :data:`~.users.RESERVED_AVATARS`."""
 
 
 def _placeholder_png() -> bytes:
-    """A valid 8x8 grey PNG, the avatar of :data:`~..users.PNG_AVATAR_USER`."""
+    """A valid 8x8 grey PNG, the avatar of :data:`~.users.PNG_AVATAR_USER`."""
 
     def chunk(kind: bytes, payload: bytes) -> bytes:
         checksum = zlib.crc32(kind + payload).to_bytes(4, "big")
@@ -47,13 +47,13 @@ def _placeholder_png() -> bytes:
 
 
 AVATAR_PNG = _placeholder_png()
-"""The avatar of :data:`~..users.PNG_AVATAR_USER`."""
+"""The avatar of :data:`~.users.PNG_AVATAR_USER`."""
 
 OVERSIZE_AVATAR_BYTES = 6 * 1024 * 1024
-"""The size of :data:`~..users.OVERSIZE_AVATAR_USER`'s avatar: over the default 5 MiB."""
+"""The size of :data:`~.users.OVERSIZE_AVATAR_USER`'s avatar: over the default 5 MiB."""
 
 NOT_IMAGE_AVATAR = b"<!doctype html><title>Not an image</title><p>Please log in</p>"
-"""The HTML page behind :data:`~..users.NOT_IMAGE_AVATAR_USER`'s avatar URL."""
+"""The HTML page behind :data:`~.users.NOT_IMAGE_AVATAR_USER`'s avatar URL."""
 
 
 @functools.cache

@@ -27,8 +27,8 @@ class RequestRecord:
     :param headers: the request headers.
     :param body: the request body, decoded as UTF-8.
     :param status: the HTTP status answered, or ``None`` when the connection was dropped.
-    :param fault: the injected fault (a kind from :mod:`..faults`), or ``None``.
-    :param scope: the API the path belongs to (a scope from :mod:`..faults`), or ``None``.
+    :param fault: the injected fault (a kind from :mod:`.faults`), or ``None``.
+    :param scope: the API the path belongs to (a scope from :mod:`.faults`), or ``None``.
     :param timestamp: when the request arrived, as a Unix time.
     :param connection_id: which client connection carried it: equal ids mean keep-alive.
     """

@@ -5,7 +5,7 @@ errors), and ``POST /v2/research/user/info/?fields=...`` answers Query User Info
 bearer token (the ``data`` and ``error`` envelope, HTTP 400 ``invalid_params`` for the
 per-user outcomes). The daily quota counts Query User Info calls.
 
-The fields it answers (:data:`~..users.RESEARCH_FIELDS`) and the usernames it accepts are
+The fields it answers (:data:`~.users.RESEARCH_FIELDS`) and the usernames it accepts are
 the stand-in's own copy, not imported from the provider's hook or lookup validation, on
 purpose: it plays the server, an independent oracle, so a field or a rule the provider gets
 wrong shows up as a failing test instead of agreeing with itself.

@@ -1,8 +1,8 @@
 """The stand-in server: a local stand-in for EnsembleData's TikTok API and the Research API.
 
 **For tests and demos only.** Neither real API has a sandbox, so this server answers like
-them, on ``127.0.0.1`` only, with synthetic users (see :mod:`..users`) and the faults a test
-asks for (see :mod:`..faults`). It is never the default of a real connection: a connection
+them, on ``127.0.0.1`` only, with synthetic users (see :mod:`.users`) and the faults a test
+asks for (see :mod:`.faults`). It is never the default of a real connection: a connection
 reaches it only when its host is set to the URL the server prints.
 
 One server, on one ephemeral port by default, serves both APIs:
