@@ -56,9 +56,7 @@ def test_web_user_info_reads_the_exact_counts_of_statsv2_never_the_rounded_stats
         "error": None,
         "username": "okinnovationoficial",
         "user_id": "7088711887357707270",
-        "sec_uid": (
-            "MS4wLjABAAAAvhExViVCMjTFyiz-lmEl11FP-ZMXLytjyDk0-5_wxRHhPnUhrHmWtL3SR-1bWLwC"
-        ),
+        "sec_uid": ("MS4wLjABAAAAvhExViVCMjTFyiz-lmEl11FP-ZMXLytjyDk0-5_wxRHhPnUhrHmWtL3SR-1bWLwC"),
         "open_id": None,
         "display_name": "OK Innovatión Oficial",
         "bio": "Somos especialistas en suspensión, Fabricamos Bóvedas, Trapecios, tlf 918286293",
