@@ -11,8 +11,8 @@ A few usernames are reserved for the per-user outcomes of the real APIs (see
 A few more are found users whose avatars are out of the ordinary: a PNG, an oversize
 image, a page that is not an image, an expired URL (see :data:`RESERVED_AVATARS`).
 
-The payloads follow ``api-facts.md`` and, where they differ, the replies TikTok really sent
-(``../shared/real-payloads/``):
+The payloads follow the upstream APIs' documented shapes and, where those differ, the replies
+TikTok really sent (trimmed copies in the project's ``tests/fixtures/real/``):
 
 * :func:`ensembledata_user_info_payload`: ``/tt/user/info``, TikTok's web ``userInfo``,
   camelCase: ``user``, ``stats`` with display-rounded counts (``427682`` reads ``427700``,

@@ -148,6 +148,12 @@ def ensembledata_hook(airflow_conn: HookFactory) -> EnsembleDataHook:
     return EnsembleDataHook("real_payloads_ensembledata", max_retries=0)
 
 
+def _raised(call: Callable[[], object]) -> TikTokApiError:
+    with pytest.raises(TikTokApiError) as raised:
+        call()
+    return raised.value
+
+
 def research_user_error(
     body: dict[str, Any], status: int, mocker: rm.Mocker, airflow_conn: HookFactory, username: str
 ) -> TikTokApiError:
@@ -157,10 +163,7 @@ def research_user_error(
         json={"access_token": ACCESS_TOKEN, "expires_in": 7200, "token_type": "Bearer"},
     )
     mocker.post(RESEARCH_USER_INFO_URL, status_code=status, json=body)
-    hook = research_hook(airflow_conn)
-    with pytest.raises(TikTokApiError) as raised:
-        hook.user_info(username)
-    return raised.value
+    return _raised(lambda: research_hook(airflow_conn).user_info(username))
 
 
 def token_error(
@@ -168,10 +171,7 @@ def token_error(
 ) -> TikTokApiError:
     """The error the Research hook raises for ``body`` as the token endpoint's reply."""
     mocker.post(RESEARCH_TOKEN_URL, status_code=status, json=body)
-    hook = research_hook(airflow_conn)
-    with pytest.raises(TikTokApiError) as raised:
-        hook.get_access_token()
-    return raised.value
+    return _raised(research_hook(airflow_conn).get_access_token)
 
 
 def ensembledata_error(
@@ -179,10 +179,7 @@ def ensembledata_error(
 ) -> TikTokApiError:
     """The error the EnsembleData hook raises for ``body`` as ``/tt/user/info``'s reply."""
     mocker.get(ED_USER_INFO_URL, status_code=status, json=body)
-    hook = ensembledata_hook(airflow_conn)
-    with pytest.raises(TikTokApiError) as raised:
-        hook.user_info_from_username("real.payload")
-    return raised.value
+    return _raised(lambda: ensembledata_hook(airflow_conn).user_info_from_username("real.payload"))
 
 
 def check_research_error(
