@@ -326,7 +326,7 @@ def _count(
         if value < 0:
             log.warning(
                 "TikTok user %r: %s is %d at %s; a negative count is never a real value "
-                "(a 32-bit overflow), so it is not stored (the raw payload keeps it)",
+                "(likely a 32-bit overflow), so it is not stored (the raw payload keeps it)",
                 lookup_key or "(unnamed)",
                 name,
                 value,
