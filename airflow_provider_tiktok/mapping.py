@@ -1,9 +1,27 @@
 """Table-driven mapping from the four upstream payload shapes to :class:`TikTokUser`.
 
-Each shape has one table: record field -> candidate paths into the ``data`` payload. A path
-is a tuple of dict keys and list indexes. The first candidate whose value converts to
-something usable wins; a field with no usable candidate stays ``None``. Adding a field or a
-fallback is one line in a table; a new shape is one new table.
+Each shape has one table: record field -> candidates in the ``data`` payload. A candidate is
+a path (a tuple of dict keys and list indexes) or a :class:`Derived` value computed from the
+object at a path. The first candidate whose value converts to something usable wins; a field
+with no usable candidate stays ``None``. Adding a field or a fallback is one line in a table;
+a new shape is one new table.
+
+The tables follow what real replies showed (``../shared/real-payloads/``, trimmed copies in
+``tests/fixtures/real/``), not only what the documentation says:
+
+* TikTok's web ``userInfo`` (``/tt/user/info``) carries ``stats``, display-rounded for large
+  accounts (``427700``), and ``statsV2``, the exact counts as strings (``"427682"``). Every
+  count reads ``statsV2`` first and falls back to ``stats`` key by key; the larger of the two
+  is never taken, since a rounded value can be above the true one.
+* ``stats.heartCount`` is a 32-bit field: big accounts show ``0`` or a negative overflow
+  beside the right ``heart``. So a count of 0 is passed over when a later candidate in the
+  same object (``heart`` beside ``heartCount``) holds a larger count, and a negative count is
+  never stored at all: it is logged as a warning naming the user and the field, and the field
+  falls back to the next candidate or stays ``None`` (``raw`` keeps the value). This holds
+  for every count of every shape.
+* TikTok's app-API ``User`` object (info-from-secuid) has no ``verified`` key: whether the
+  account is verified is derived from ``enterprise_verify_reason``, ``custom_verify`` and
+  ``verification_type`` (see :func:`verified_from_app_fields`). Its flags are ints (0/1).
 
 How values are read (nothing is invented; the unchanged payload is kept in ``raw``):
 
@@ -14,7 +32,8 @@ How values are read (nothing is invented; the unchanged payload is kept in ``raw
   digits; anything else becomes ``None``.
 * Counts: ``int`` from an int, an integral float, or a plain integer string (``"12345"``,
   ``" 12345 "``, ``"12345.0"``). Booleans, fractions, exponent notation (``"1.2e3"``) and
-  other garbage become ``None``, as do values outside the signed 64-bit range.
+  other garbage become ``None``, as do values outside the signed 64-bit range. A negative
+  count is read but never stored (see above).
 * Flags: ``bool`` from a bool, ``0``/``1``, or ``"true"``/``"false"``/``"1"``/``"0"``
   (any case); anything else becomes ``None``.
 
@@ -27,8 +46,10 @@ paid for its calls.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_tiktok.lookups import normalize_sec_uid, normalize_username
@@ -41,8 +62,9 @@ from airflow_provider_tiktok.users import (
     TikTokUser,
 )
 
+log = logging.getLogger(__name__)
+
 Path = tuple[str | int, ...]
-ShapeTable = dict[str, tuple[Path, ...]]
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
@@ -113,6 +135,52 @@ CONVERTERS: dict[str, Callable[[Any], object]] = {
 }
 """How each mapped record field is read from its upstream value."""
 
+
+@dataclass(frozen=True)
+class Derived:
+    """A table candidate computed from the object at ``path`` instead of read from one key.
+
+    :param path: where the object the value is computed from lives in the payload.
+    :param compute: takes that object (or ``None`` when the path is missing) and returns the
+        upstream-style value, which the field's converter then reads like any other.
+    """
+
+    path: Path
+    compute: Callable[[Any], Any]
+
+
+Candidate = Path | Derived
+ShapeTable = dict[str, tuple[Candidate, ...]]
+
+_VERIFICATION_REASONS = ("enterprise_verify_reason", "custom_verify")
+_VERIFICATION_LEVEL = "verification_type"
+
+
+def verified_from_app_fields(user: Any) -> bool | None:
+    """Whether an app-API ``User`` object shows a verified account, without ``verified``.
+
+    True when ``enterprise_verify_reason`` or ``custom_verify`` is a non-empty string or
+    ``verification_type`` is positive (a verified brand was seen with ``verification_type``
+    0 and ``enterprise_verify_reason`` "Verified account", so any one sign is enough). False
+    when all three are present and none of them is a sign. ``None`` otherwise: with a field
+    missing, an empty one proves nothing.
+
+    :param user: the app-API ``User`` object; anything else gives ``None``.
+    """
+    if not isinstance(user, dict):
+        return None
+    signs = [as_text(user[key]) is not None for key in _VERIFICATION_REASONS if key in user]
+    if _VERIFICATION_LEVEL in user:
+        level = as_count(user[_VERIFICATION_LEVEL])
+        signs.append(level is not None and level > 0)
+    if any(signs):
+        return True
+    return False if len(signs) == len(_VERIFICATION_REASONS) + 1 else None
+
+
+APP_VERIFICATION = Derived(("user",), verified_from_app_fields)
+"""``is_verified`` of an app-API ``User`` object that has no ``verified`` key."""
+
 ENSEMBLEDATA_USER_INFO: ShapeTable = {
     "username": (("user", "uniqueId"),),
     "user_id": (("user", "id"),),
@@ -124,17 +192,26 @@ ENSEMBLEDATA_USER_INFO: ShapeTable = {
     "language": (("user", "language"),),
     "is_verified": (("user", "verified"),),
     "is_private": (("user", "privateAccount"),),
-    "follower_count": (("stats", "followerCount"),),
-    "following_count": (("stats", "followingCount"),),
-    "likes_count": (("stats", "heartCount"), ("stats", "heart")),
-    "video_count": (("stats", "videoCount"),),
-    "digg_count": (("stats", "diggCount"),),
-    "friend_count": (("stats", "friendCount"),),
+    "follower_count": (("statsV2", "followerCount"), ("stats", "followerCount")),
+    "following_count": (("statsV2", "followingCount"), ("stats", "followingCount")),
+    "likes_count": (
+        ("statsV2", "heart"),
+        ("statsV2", "heartCount"),
+        ("stats", "heartCount"),
+        ("stats", "heart"),
+    ),
+    "video_count": (("statsV2", "videoCount"), ("stats", "videoCount")),
+    "digg_count": (("statsV2", "diggCount"), ("stats", "diggCount")),
+    "friend_count": (("statsV2", "friendCount"), ("stats", "friendCount")),
     "avatar_url": (("user", "avatarLarger"), ("user", "avatarMedium"), ("user", "avatarThumb")),
     "instagram_id": (("user", "ins_id"),),
     "youtube_channel_id": (("user", "youtube_channel_id"),),
 }
-"""``GET /tt/user/info``: camelCase ``{"user": {...}, "stats": {...}}``."""
+"""``GET /tt/user/info``: TikTok's web ``userInfo``, camelCase ``{"user", "stats", "statsV2"}``.
+
+``statsV2`` (exact, strings) comes before ``stats`` (rounded) for every count. Of the likes,
+``heart`` is the 64-bit field, so it leads in ``statsV2``; in ``stats`` ``heartCount`` is
+tried first and passed over when it is 0 or negative beside a larger ``heart``."""
 
 ENSEMBLEDATA_USER_INFO_FROM_SECUID: ShapeTable = {
     "username": (("user", "unique_id"),),
@@ -145,9 +222,9 @@ ENSEMBLEDATA_USER_INFO_FROM_SECUID: ShapeTable = {
     "bio_url": (("user", "bio_url"),),
     "region": (("user", "region"),),
     "language": (("user", "language"),),
-    "is_verified": (("user", "verified"),),
-    # The app API's private-account flag (0/1); inferred from other clients, not documented.
-    "is_private": (("user", "secret"),),
+    "is_verified": (("user", "verified"), APP_VERIFICATION),
+    # The app API's private-account flags (ints 0/1); seen in real replies, not documented.
+    "is_private": (("user", "secret"), ("user", "is_private_account")),
     "follower_count": (("user", "follower_count"),),
     "following_count": (("user", "following_count"),),
     "likes_count": (("user", "total_favorited"),),
@@ -161,10 +238,15 @@ ENSEMBLEDATA_USER_INFO_FROM_SECUID: ShapeTable = {
     "instagram_id": (("user", "ins_id"),),
     "youtube_channel_id": (("user", "youtube_channel_id"),),
 }
-"""``GET /tt/user/info-from-secuid``: snake_case ``{"user": {...flat...}}``."""
+"""``GET /tt/user/info-from-secuid``: TikTok's app-API ``User`` object, snake_case,
+``{"user": {...flat...}}``; ``verified`` is usually absent (see :data:`APP_VERIFICATION`)."""
 
 ENSEMBLEDATA_ALTERNATIVE_METHOD: ShapeTable = {
-    name: ENSEMBLEDATA_USER_INFO_FROM_SECUID.get(name, ()) + ENSEMBLEDATA_USER_INFO.get(name, ())
+    name: tuple(
+        dict.fromkeys(
+            ENSEMBLEDATA_USER_INFO_FROM_SECUID.get(name, ()) + ENSEMBLEDATA_USER_INFO.get(name, ())
+        )
+    )
     for name in CONVERTERS
     if name in ENSEMBLEDATA_USER_INFO_FROM_SECUID or name in ENSEMBLEDATA_USER_INFO
 }
@@ -215,24 +297,77 @@ def _dig(payload: Any, path: Path) -> Any:
     return value
 
 
-def map_fields(payload: Any, table: ShapeTable) -> dict[str, Any]:
+def _read(payload: Any, candidate: Candidate) -> Any:
+    if isinstance(candidate, Derived):
+        return candidate.compute(_dig(payload, candidate.path))
+    return _dig(payload, candidate)
+
+
+def _parent(candidate: Candidate) -> Path | None:
+    return None if isinstance(candidate, Derived) else candidate[:-1]
+
+
+def _where(candidate: Candidate) -> str:
+    path = candidate.path if isinstance(candidate, Derived) else candidate
+    return ".".join(str(step) for step in path)
+
+
+def _count(
+    payload: Any,
+    name: str,
+    candidates: tuple[Candidate, ...],
+    lookup_key: str | None,
+) -> int | None:
+    """The first usable count: never negative, and not a 0 beside a larger count."""
+    for position, candidate in enumerate(candidates):
+        value = as_count(_read(payload, candidate))
+        if value is None:
+            continue
+        if value < 0:
+            log.warning(
+                "TikTok user %r: %s is %d at %s; a negative count is never a real value "
+                "(likely a 32-bit overflow), so it is not stored (the raw payload keeps it)",
+                lookup_key or "(unnamed)",
+                name,
+                value,
+                _where(candidate),
+            )
+            continue
+        if value == 0 and any(
+            _parent(later) == _parent(candidate) and (as_count(_read(payload, later)) or 0) > 0
+            for later in candidates[position + 1 :]
+        ):
+            continue
+        return value
+    return None
+
+
+def map_fields(payload: Any, table: ShapeTable, *, lookup_key: str | None = None) -> dict[str, Any]:
     """Apply one shape's table to a payload: record field -> converted value, or ``None``.
+
+    Counts follow the rules of real replies: a negative one is skipped with a warning, a 0
+    is skipped when a later candidate in the same object holds a larger count.
 
     :param payload: the upstream ``data`` payload; never modified.
     :param table: one of the tables in :data:`SHAPES`.
+    :param lookup_key: the user asked for, named in warnings about the payload.
     """
     values: dict[str, Any] = {}
-    for name, paths in table.items():
+    for name, candidates in table.items():
         convert = CONVERTERS[name]
-        candidates = (convert(_dig(payload, path)) for path in paths)
-        values[name] = next((value for value in candidates if value is not None), None)
+        if convert is as_count:
+            values[name] = _count(payload, name, candidates, lookup_key)
+            continue
+        converted = (convert(_read(payload, candidate)) for candidate in candidates)
+        values[name] = next((value for value in converted if value is not None), None)
     return values
 
 
 def ensembledata_shape(data: dict[str, Any], *, alternative_method: bool = False) -> ShapeTable:
     """The table for an EnsembleData payload, told from the payload itself.
 
-    A ``stats`` block or camelCase user keys mean ``/tt/user/info``; otherwise the payload
+    A ``stats`` or ``statsV2`` block or camelCase user keys mean ``/tt/user/info``; otherwise
+    the payload
     is the snake_case ``info-from-secuid`` one, read with the tolerant table when the
     alternative method was asked for.
 
@@ -242,8 +377,10 @@ def ensembledata_shape(data: dict[str, Any], *, alternative_method: bool = False
     if alternative_method:
         return ENSEMBLEDATA_ALTERNATIVE_METHOD
     user = data.get("user")
-    camel_case = "stats" in data or (
-        isinstance(user, dict) and any(key in user for key in _CAMEL_CASE_USER_KEYS)
+    camel_case = (
+        "stats" in data
+        or "statsV2" in data
+        or (isinstance(user, dict) and any(key in user for key in _CAMEL_CASE_USER_KEYS))
     )
     return ENSEMBLEDATA_USER_INFO if camel_case else ENSEMBLEDATA_USER_INFO_FROM_SECUID
 
@@ -300,7 +437,11 @@ def user_from_ensembledata(
             f"(got a {type(data).__name__})",
             **common,
         )
-    values = map_fields(data, ensembledata_shape(data, alternative_method=alternative_method))
+    values = map_fields(
+        data,
+        ensembledata_shape(data, alternative_method=alternative_method),
+        lookup_key=common["lookup_key"],
+    )
     if not (values["username"] or values["user_id"] or values["sec_uid"]):
         return TikTokUser(
             status="error",
@@ -346,7 +487,10 @@ def user_from_research(
             **common,
         )
     return TikTokUser(
-        status=STATUS_FOUND, username=key, **map_fields(data, RESEARCH_USER_INFO), **common
+        status=STATUS_FOUND,
+        username=key,
+        **map_fields(data, RESEARCH_USER_INFO, lookup_key=key),
+        **common,
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from airflow_provider_tiktok.exceptions import (
     TikTokUserRestrictedError,
 )
 from airflow_provider_tiktok.mapping import (
+    APP_VERIFICATION,
     CONVERTERS,
     ENSEMBLEDATA_ALTERNATIVE_METHOD,
     ENSEMBLEDATA_USER_INFO,
@@ -37,6 +39,7 @@ from airflow_provider_tiktok.mapping import (
     map_fields,
     user_from_ensembledata,
     user_from_research,
+    verified_from_app_fields,
 )
 from airflow_provider_tiktok.users import TIKTOK_USER_FIELDS, TikTokUser
 
@@ -637,6 +640,7 @@ def test_fetched_at_defaults_to_now_in_utc() -> None:
         ({"user": {"uniqueId": "a"}, "stats": {}}, False, ENSEMBLEDATA_USER_INFO),
         ({"user": {"uniqueId": "a"}}, False, ENSEMBLEDATA_USER_INFO),
         ({"user": {"nickname": "a"}, "stats": None}, False, ENSEMBLEDATA_USER_INFO),
+        ({"user": {"nickname": "a"}, "statsV2": {}}, False, ENSEMBLEDATA_USER_INFO),
         ({"user": {"unique_id": "a"}}, False, ENSEMBLEDATA_USER_INFO_FROM_SECUID),
         ({"user": {"nickname": "a"}}, False, ENSEMBLEDATA_USER_INFO_FROM_SECUID),
         ({"user": {"unique_id": "a"}}, True, ENSEMBLEDATA_ALTERNATIVE_METHOD),
@@ -659,10 +663,19 @@ def test_every_table_maps_only_record_fields_with_a_converter() -> None:
 def test_alternative_method_table_tries_snake_case_then_camel_case_paths() -> None:
     assert ENSEMBLEDATA_ALTERNATIVE_METHOD["likes_count"] == (
         ("user", "total_favorited"),
+        ("statsV2", "heart"),
+        ("statsV2", "heartCount"),
         ("stats", "heartCount"),
         ("stats", "heart"),
     )
-    assert ENSEMBLEDATA_ALTERNATIVE_METHOD["friend_count"] == (("stats", "friendCount"),)
+    assert ENSEMBLEDATA_ALTERNATIVE_METHOD["friend_count"] == (
+        ("statsV2", "friendCount"),
+        ("stats", "friendCount"),
+    )
+    assert ENSEMBLEDATA_ALTERNATIVE_METHOD["is_verified"] == (
+        ("user", "verified"),
+        APP_VERIFICATION,
+    )
 
 
 def test_map_fields_takes_the_first_usable_candidate() -> None:
@@ -769,3 +782,134 @@ def test_as_flag(value: Any, expected: bool | None) -> None:
 )
 def test_as_text(value: Any, expected: str | None) -> None:
     assert as_text(value) == expected
+
+
+def test_map_fields_passes_over_a_zero_beside_a_larger_count_in_the_same_object() -> None:
+    table: ShapeTable = {
+        "likes_count": (
+            ("statsV2", "heart"),
+            ("statsV2", "heartCount"),
+            ("stats", "heartCount"),
+            ("stats", "heart"),
+        )
+    }
+
+    def likes(data: dict[str, Any]) -> Any:
+        return map_fields(data, table)["likes_count"]
+
+    assert likes({"stats": {"heartCount": 0, "heart": 4_200_000_000}}) == 4_200_000_000
+    assert likes({"stats": {"heartCount": 0, "heart": 0}}) == 0
+    assert likes({"stats": {"heartCount": 0}}) == 0
+    assert likes({"stats": {"heartCount": 7, "heart": 42}}) == 7
+    assert likes({"statsV2": {"heart": "0", "heartCount": "22296"}}) == 22296
+    # A zero in statsV2 is exact: a rounded count elsewhere does not replace it.
+    assert likes({"statsV2": {"heart": "0"}, "stats": {"heart": 22300}}) == 0
+    assert likes({"statsV2": {"heart": "22296"}, "stats": {"heart": 22300}}) == 22296
+
+
+NEGATIVE_COUNT_PAYLOADS = [
+    pytest.param(
+        {"user": {"uniqueId": "neg.user"}, "statsV2": {"followerCount": "-5"}},
+        "follower_count",
+        id="user-info-statsV2",
+    ),
+    pytest.param({"user": {"unique_id": "neg.user", "aweme_count": -5}}, "video_count", id="app"),
+    pytest.param(
+        {"user": {"unique_id": "neg.user", "favoriting_count": "-5"}}, "digg_count", id="app-text"
+    ),
+]
+
+
+@pytest.mark.parametrize("alternative_method", [False, True])
+@pytest.mark.parametrize(("data", "field"), NEGATIVE_COUNT_PAYLOADS)
+def test_a_negative_count_is_never_stored_on_an_ensembledata_shape(
+    data: dict[str, Any], field: str, alternative_method: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="airflow_provider_tiktok.mapping"):
+        user = user_from_ensembledata(
+            data,
+            lookup_type="username",
+            lookup_key="@neg.user",
+            alternative_method=alternative_method,
+        )
+
+    counts = {name: getattr(user, name) for name in CONVERTERS if CONVERTERS[name] is as_count}
+    assert counts == dict.fromkeys(counts)
+    [message] = [record.getMessage() for record in caplog.records]
+    assert "'neg.user'" in message and field in message and "-5" in message
+
+
+def test_a_negative_research_count_is_never_stored(caplog: pytest.LogCaptureFixture) -> None:
+    data = {"display_name": "Neg", "likes_count": -977433948, "follower_count": 3}
+
+    with caplog.at_level(logging.WARNING, logger="airflow_provider_tiktok.mapping"):
+        user = user_from_research(data, username="neg.user")
+
+    assert (user.likes_count, user.follower_count) == (None, 3)
+    assert user.raw["likes_count"] == -977433948
+    [record] = caplog.records
+    assert "'neg.user'" in record.getMessage() and "likes_count" in record.getMessage()
+
+
+@pytest.mark.parametrize(
+    ("user", "expected"),
+    [
+        ({"enterprise_verify_reason": "Verified account"}, True),
+        ({"custom_verify": "Popular creator"}, True),
+        ({"verification_type": 1}, True),
+        ({"verification_type": "2"}, True),
+        (
+            {"verification_type": 0, "enterprise_verify_reason": "Verified account"},
+            True,
+        ),
+        ({"verification_type": 0, "enterprise_verify_reason": "", "custom_verify": ""}, False),
+        ({"verification_type": 0, "enterprise_verify_reason": None, "custom_verify": ""}, False),
+        ({"verification_type": -1, "enterprise_verify_reason": "", "custom_verify": ""}, False),
+        ({"verification_type": 0, "custom_verify": ""}, None),
+        ({"custom_verify": ""}, None),
+        ({}, None),
+        (None, None),
+        ("verified", None),
+    ],
+)
+def test_verified_from_app_fields(user: Any, expected: bool | None) -> None:
+    assert verified_from_app_fields(user) is expected
+
+
+@pytest.mark.parametrize("alternative_method", [False, True])
+def test_an_app_user_with_verified_reads_verified_first(alternative_method: bool) -> None:
+    data = {
+        "user": {
+            "unique_id": "some.brand",
+            "verified": False,
+            "enterprise_verify_reason": "Verified account",
+        }
+    }
+
+    user = user_from_ensembledata(
+        data,
+        lookup_type="username",
+        lookup_key="some.brand",
+        alternative_method=alternative_method,
+    )
+
+    assert user.is_verified is False
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        ({"secret": 1}, True),
+        ({"secret": 0}, False),
+        ({"is_private_account": 1}, True),
+        ({"is_private_account": 0}, False),
+        ({"secret": 1, "is_private_account": 0}, True),
+        ({}, None),
+    ],
+)
+def test_app_user_int_flags_read_as_booleans(flags: dict[str, int], expected: bool) -> None:
+    data = {"user": {"unique_id": "flagged", **flags}}
+
+    user = user_from_ensembledata(data, lookup_type="username", lookup_key="flagged")
+
+    assert user.is_private is expected

@@ -11,10 +11,19 @@ A few usernames are reserved for the per-user outcomes of the real APIs (see
 A few more are found users whose avatars are out of the ordinary: a PNG, an oversize
 image, a page that is not an image, an expired URL (see :data:`RESERVED_AVATARS`).
 
-The payloads follow the upstream APIs' documented shapes:
+The payloads follow the upstream APIs' documented shapes and, where those differ, the replies
+TikTok really sent (trimmed copies in the project's ``tests/fixtures/real/``):
 
-* :func:`ensembledata_user_info_payload`: ``/tt/user/info``, camelCase, ``user`` and ``stats``.
-* :func:`ensembledata_secuid_payload`: ``/tt/user/info-from-secuid``, snake_case, one ``user``.
+* :func:`ensembledata_user_info_payload`: ``/tt/user/info``, TikTok's web ``userInfo``,
+  camelCase: ``user``, ``stats`` with display-rounded counts (``427682`` reads ``427700``,
+  exact under 10,000; see :func:`display_rounded`) and ``statsV2`` with the exact counts as
+  strings. ``stats.heartCount`` is a 32-bit field: above 2**31 - 1 likes it holds the
+  overflowed value (negative for :data:`LARGE_COUNTS_USER`), as TikTok's does.
+* :func:`ensembledata_secuid_payload`: ``/tt/user/info-from-secuid``, TikTok's app-API
+  ``User`` object, snake_case, one ``user``: no ``verified`` key, verification in
+  ``verification_type``, ``enterprise_verify_reason`` and ``custom_verify`` (a verified
+  business reads ``verification_type`` 0 beside a reason, as one real brand did), and the
+  flags ``secret`` and ``is_private_account`` as ints.
 * :func:`ensembledata_secuid_alternative_payload`: ``/tt/user/info-from-secuid`` with
   ``alternative_method=true``. The real shape is undocumented; the stand-in's third shape is
   the snake_case ``user`` with every count as a numeric string, plus the extra keys
@@ -190,6 +199,33 @@ _CATEGORIES: tuple[tuple[str, str], ...] = (
 )
 
 _CUSTOM_VERIFY = ("Verified account", "Popular creator", "Public figure")
+_BUSINESS_VERIFY_REASON = "Verified account"
+
+_EXACT_BELOW = 10_000
+_INT32 = 2**32
+
+
+def display_rounded(count: int) -> int:
+    """A count as TikTok's web ``stats`` shows it: exact under 10,000, else to 0.1 K/M/B.
+
+    ``22296`` gives ``22300`` ("22.3K"), ``427682`` gives ``427700``, ``68_123_456`` gives
+    ``68_100_000`` ("68.1M"), rounding half up.
+
+    :param count: the exact count.
+    """
+    if count < _EXACT_BELOW:
+        return count
+    unit = 1_000 if count < 1_000_000 else 1_000_000 if count < 1_000_000_000 else 1_000_000_000
+    step = unit // 10
+    return (count + step // 2) // step * step
+
+
+def as_int32(count: int) -> int:
+    """``count`` stored in a signed 32-bit field, as ``stats.heartCount`` is: it overflows.
+
+    :param count: the exact count.
+    """
+    return (count + _INT32 // 2) % _INT32 - _INT32 // 2
 
 
 @dataclass(frozen=True)
@@ -206,6 +242,8 @@ class SyntheticUser:
     signature: str
     verified: bool
     custom_verify: str
+    enterprise_verify_reason: str
+    verification_type: int
     private_account: bool
     region: str
     language: str
@@ -387,6 +425,7 @@ def _synthesize(seed: bytes, username: str, sec_uid: str) -> SyntheticUser:
     category, category_id = _CATEGORIES[draws.below(len(_CATEGORIES))]
     is_business_account = bool(category) and draws.fraction() < 0.5
     create_time = 1_500_000_000 + draws.below(240_000_000)
+    verified_business = verified and is_business_account
     return SyntheticUser(
         user_id=user_id,
         username=username,
@@ -394,7 +433,9 @@ def _synthesize(seed: bytes, username: str, sec_uid: str) -> SyntheticUser:
         nickname=nickname,
         signature=signature,
         verified=verified,
-        custom_verify=custom_verify,
+        custom_verify="" if verified_business else custom_verify,
+        enterprise_verify_reason=_BUSINESS_VERIFY_REASON if verified_business else "",
+        verification_type=1 if verified and not verified_business else 0,
         private_account=False,
         region=region,
         language=language,
@@ -421,6 +462,8 @@ def _with_large_counts(user: SyntheticUser) -> SyntheticUser:
             **user.__dict__,
             "verified": True,
             "custom_verify": "Popular creator",
+            "enterprise_verify_reason": "",
+            "verification_type": 1,
             "follower_count": 3_123_456_789,
             "heart_count": 45_678_901_234,
             "video_count": 12_345,
@@ -469,11 +512,26 @@ def avatar_urls(user: SyntheticUser, base_url: str, expires: int) -> dict[str, s
 def ensembledata_user_info_payload(
     user: SyntheticUser, avatars: Mapping[str, str]
 ) -> dict[str, Any]:
-    """The ``data`` of EnsembleData's ``/tt/user/info`` (camelCase).
+    """The ``data`` of EnsembleData's ``/tt/user/info``: TikTok's web ``userInfo`` (camelCase).
+
+    ``stats`` holds display-rounded counts and the 32-bit ``heartCount``; ``statsV2`` the
+    exact counts as strings.
 
     :param user: the user.
     :param avatars: the URLs from :func:`avatar_urls`.
     """
+    exact = {
+        "followerCount": user.follower_count,
+        "followingCount": user.following_count,
+        "heart": user.heart_count,
+        "heartCount": user.heart_count,
+        "videoCount": user.video_count,
+        "diggCount": user.digg_count,
+        "friendCount": user.friend_count,
+    }
+    rounded = {key: display_rounded(value) for key, value in exact.items()}
+    if user.heart_count >= _INT32 // 2:
+        rounded["heartCount"] = as_int32(user.heart_count)
     return {
         "user": {
             "id": user.user_id,
@@ -491,15 +549,8 @@ def ensembledata_user_info_payload(
             "avatarMedium": avatars["medium"],
             "avatarThumb": avatars["thumb"],
         },
-        "stats": {
-            "followerCount": user.follower_count,
-            "followingCount": user.following_count,
-            "heartCount": user.heart_count,
-            "heart": user.heart_count,
-            "videoCount": user.video_count,
-            "diggCount": user.digg_count,
-            "friendCount": user.friend_count,
-        },
+        "stats": rounded,
+        "statsV2": {key: str(value) for key, value in exact.items()},
     }
 
 
@@ -509,7 +560,11 @@ def _avatar_object(url: str) -> dict[str, Any]:
 
 
 def ensembledata_secuid_payload(user: SyntheticUser, avatars: Mapping[str, str]) -> dict[str, Any]:
-    """The ``data`` of EnsembleData's ``/tt/user/info-from-secuid`` (snake_case).
+    """The ``data`` of EnsembleData's ``/tt/user/info-from-secuid``: TikTok's app-API ``User``.
+
+    Snake_case, without ``verified``: verification is in ``verification_type``,
+    ``enterprise_verify_reason`` and ``custom_verify``; ``secret`` and
+    ``is_private_account`` are ints.
 
     :param user: the user.
     :param avatars: the URLs from :func:`avatar_urls`.
@@ -517,12 +572,16 @@ def ensembledata_secuid_payload(user: SyntheticUser, avatars: Mapping[str, str])
     return {
         "user": {
             "uid": user.user_id,
+            "short_id": "0",
             "sec_uid": user.sec_uid,
             "unique_id": user.username,
             "nickname": user.nickname,
             "signature": user.signature,
-            "verified": user.verified,
             "custom_verify": user.custom_verify,
+            "enterprise_verify_reason": user.enterprise_verify_reason,
+            "verification_type": user.verification_type,
+            "secret": int(user.private_account),
+            "is_private_account": int(user.private_account),
             "follower_count": user.follower_count,
             "following_count": user.following_count,
             "aweme_count": user.video_count,

@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from airflow_provider_tiktok.mapping import user_from_ensembledata
 from airflow_provider_tiktok.testing import (
     LARGE_COUNTS_USER,
     RESERVED_OUTCOMES,
@@ -14,7 +15,17 @@ from airflow_provider_tiktok.testing import (
     user_for_sec_uid,
     user_for_username,
 )
-from airflow_provider_tiktok.testing.users import is_valid_sec_uid, username_from_sec_uid
+from airflow_provider_tiktok.testing.users import (
+    SyntheticUser,
+    as_int32,
+    avatar_urls,
+    display_rounded,
+    ensembledata_secuid_alternative_payload,
+    ensembledata_secuid_payload,
+    ensembledata_user_info_payload,
+    is_valid_sec_uid,
+    username_from_sec_uid,
+)
 from tests.testing.stand_in_client import StandInClient
 
 USER_ID = re.compile(r"68\d{17}")
@@ -27,7 +38,7 @@ def without_avatars(payload: dict[str, object]) -> dict[str, object]:
     user = dict(payload["user"])  # type: ignore[call-overload]
     for key in ("avatarLarger", "avatarMedium", "avatarThumb"):
         assert user.pop(key).startswith("http://127.0.0.1:")
-    return {"user": user, "stats": payload["stats"]}
+    return {"user": user, "stats": payload["stats"], "statsV2": payload["statsV2"]}
 
 
 def test_the_same_username_always_gives_the_same_person() -> None:
@@ -138,9 +149,9 @@ def test_lookup_by_username_then_by_its_sec_uid_gives_the_same_person(api: Stand
     assert user["sec_uid"] == sec_uid
     assert user["nickname"] == by_name["user"]["nickname"]
     assert user["signature"] == by_name["user"]["signature"]
-    assert user["follower_count"] == by_name["stats"]["followerCount"]
-    assert user["total_favorited"] == by_name["stats"]["heartCount"]
-    assert user["aweme_count"] == by_name["stats"]["videoCount"]
+    assert str(user["follower_count"]) == by_name["statsV2"]["followerCount"]
+    assert str(user["total_favorited"]) == by_name["statsV2"]["heart"]
+    assert str(user["aweme_count"]) == by_name["statsV2"]["videoCount"]
 
 
 def test_a_sec_uid_survives_a_restart_of_the_stand_in(api: StandInClient) -> None:
@@ -171,8 +182,114 @@ def test_the_research_api_describes_the_same_person(api: StandInClient) -> None:
     assert research["display_name"] == camel["user"]["nickname"]
     assert research["bio_description"] == camel["user"]["signature"]
     assert research["is_verified"] == camel["user"]["verified"]
-    assert research["follower_count"] == camel["stats"]["followerCount"]
-    assert research["following_count"] == camel["stats"]["followingCount"]
-    assert research["likes_count"] == camel["stats"]["heartCount"]
-    assert research["video_count"] == camel["stats"]["videoCount"]
+    assert str(research["follower_count"]) == camel["statsV2"]["followerCount"]
+    assert str(research["following_count"]) == camel["statsV2"]["followingCount"]
+    assert str(research["likes_count"]) == camel["statsV2"]["heart"]
+    assert str(research["video_count"]) == camel["statsV2"]["videoCount"]
     assert research["avatar_url"] == camel["user"]["avatarLarger"]
+
+
+EXACT_COUNTS = {
+    "followerCount": "follower_count",
+    "followingCount": "following_count",
+    "heart": "heart_count",
+    "heartCount": "heart_count",
+    "videoCount": "video_count",
+    "diggCount": "digg_count",
+    "friendCount": "friend_count",
+}
+SAMPLE_USERS = [user_for_username(name) for name in [*SAMPLE_NAMES, LARGE_COUNTS_USER]]
+
+
+def avatars(user: SyntheticUser) -> dict[str, str]:
+    return avatar_urls(user, "http://127.0.0.1:8", 1_900_000_000)
+
+
+@pytest.mark.parametrize(
+    ("count", "shown"),
+    [
+        (0, 0),
+        (9_999, 9_999),
+        (10_049, 10_000),
+        (22_296, 22_300),
+        (427_682, 427_700),
+        (6_575, 6_575),
+        (68_123_456, 68_100_000),
+        (156_537_139, 156_500_000),
+        (4_249_999_999, 4_200_000_000),
+        (11_907_467_940, 11_900_000_000),
+    ],
+)
+def test_web_stats_show_counts_rounded_as_tiktok_displays_them(count: int, shown: int) -> None:
+    assert display_rounded(count) == shown
+
+
+@pytest.mark.parametrize(
+    ("count", "stored"),
+    [(22_296, 22_296), (2**31 - 1, 2**31 - 1), (2**31, -(2**31)), (11_907_467_940, -977_433_948)],
+)
+def test_heartcount_overflows_like_a_32_bit_field(count: int, stored: int) -> None:
+    assert as_int32(count) == stored
+
+
+def test_user_info_carries_rounded_stats_beside_exact_statsv2() -> None:
+    rounded_somewhere = False
+    for user in SAMPLE_USERS:
+        payload = ensembledata_user_info_payload(user, avatars(user))
+        for key, field in EXACT_COUNTS.items():
+            exact = getattr(user, field)
+            assert payload["statsV2"][key] == str(exact)
+            if key == "heartCount" and exact > 2**31 - 1:
+                assert payload["stats"][key] == as_int32(exact)
+            else:
+                assert payload["stats"][key] == display_rounded(exact)
+            rounded_somewhere |= payload["stats"][key] != exact
+    assert rounded_somewhere
+
+
+def test_the_large_counts_user_has_an_overflowed_heartcount() -> None:
+    user = user_for_username(LARGE_COUNTS_USER)
+    payload = ensembledata_user_info_payload(user, avatars(user))
+
+    assert payload["stats"]["heartCount"] < 0
+    assert payload["stats"]["heart"] == 45_700_000_000
+    assert payload["statsV2"]["heart"] == payload["statsV2"]["heartCount"] == "45678901234"
+    assert payload["stats"]["followerCount"] == 3_100_000_000
+
+
+def test_sec_uid_lookups_answer_an_app_user_without_verified() -> None:
+    kinds = set()
+    for user in SAMPLE_USERS:
+        for build in (ensembledata_secuid_payload, ensembledata_secuid_alternative_payload):
+            fields = build(user, avatars(user))["user"]
+            assert "verified" not in fields
+            assert fields["secret"] == fields["is_private_account"] == int(user.private_account)
+            signs = (
+                fields["verification_type"] > 0,
+                fields["enterprise_verify_reason"] != "",
+                fields["custom_verify"] != "",
+            )
+            assert any(signs) is user.verified
+        kinds.add(signs)
+    assert (False, True, False) in kinds, "a verified business with verification_type 0"
+    assert (True, False, True) in kinds, "a verified creator"
+    assert (False, False, False) in kinds, "an unverified account"
+
+
+def test_the_mapping_reads_the_stand_ins_exact_counts_and_verification() -> None:
+    for user in SAMPLE_USERS:
+        for payload in (
+            ensembledata_user_info_payload(user, avatars(user)),
+            ensembledata_secuid_payload(user, avatars(user)),
+            ensembledata_secuid_alternative_payload(user, avatars(user)),
+        ):
+            record = user_from_ensembledata(
+                payload, lookup_type="username", lookup_key=user.username
+            )
+            assert record.is_verified is user.verified
+            assert record.is_private is user.private_account
+            assert (record.follower_count, record.likes_count, record.video_count) == (
+                user.follower_count,
+                user.heart_count,
+                user.video_count,
+            )

@@ -60,9 +60,13 @@ SNAKE_USER_KEYS = {
     "sec_uid",
     "unique_id",
     "nickname",
+    "short_id",
     "signature",
-    "verified",
     "custom_verify",
+    "enterprise_verify_reason",
+    "verification_type",
+    "secret",
+    "is_private_account",
     "follower_count",
     "following_count",
     "aweme_count",
@@ -95,13 +99,15 @@ def test_user_info_answers_the_camel_case_payload(api: StandInClient) -> None:
     assert reply.headers["Content-Type"] == "application/json"
     assert reply.headers["units_charged"] == "1"
     data = reply.json()["data"]
-    assert set(data) == {"user", "stats"}
+    assert set(data) == {"user", "stats", "statsV2"}
     assert set(data["user"]) == CAMEL_USER_KEYS
     assert set(data["stats"]) == CAMEL_STATS_KEYS
+    assert set(data["statsV2"]) == CAMEL_STATS_KEYS
     assert data["user"]["uniqueId"] == "some.creator"
     assert isinstance(data["user"]["id"], str)
-    assert data["stats"]["heart"] == data["stats"]["heartCount"]
+    assert data["statsV2"]["heart"] == data["statsV2"]["heartCount"]
     assert all(isinstance(value, int) for value in data["stats"].values())
+    assert all(value.isdigit() for value in data["statsV2"].values())
 
 
 def test_user_info_from_secuid_answers_the_snake_case_payload(api: StandInClient) -> None:
