@@ -10,7 +10,7 @@ import pytest
 from airflow_provider_tiktok.compat import AirflowFailException
 from airflow_provider_tiktok.exceptions import TikTokQuotaExhaustedError
 from airflow_provider_tiktok.mapping import failed_lookup
-from airflow_provider_tiktok.operators.sql import TikTokUserInfoToSqlOperator
+from airflow_provider_tiktok.transfers.tiktok_to_sql import TikTokUserInfoToSqlOperator
 from airflow_provider_tiktok.warehouse import COLUMNS, SnapshotTable, resolve_sql_hook
 from tests.fake_apis import FakeEnsembleData, FakeResearch, camel_payload
 from tests.postgres_server import TemporaryPostgres
