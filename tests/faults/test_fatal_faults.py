@@ -196,7 +196,7 @@ def test_a_budget_spent_partway_defers_then_resumes_with_only_the_users_left(
 
     stand_in.reset_daily_usage()  # 00:00 UTC
     resume = getattr(operator, deferred.method_name)
-    result = resume(context(), event={"status": "quota_reset"}, **deferred.kwargs)
+    result = resume(context(), event=deferred.trigger.moment, **deferred.kwargs)
 
     assert_each_user_fetched_once(stand_in, kind, USERS)
     if kind.into_sql:
