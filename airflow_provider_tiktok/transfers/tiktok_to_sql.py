@@ -362,7 +362,10 @@ class TikTokUserInfoToSqlOperator(TikTokFetchOperator):
         *,
         resuming: bool,
     ) -> list[Lookup]:
-        """The lookups neither stored as ``found`` for this snapshot nor settled before."""
+        """The lookups neither stored as ``found`` for this snapshot nor settled before.
+
+        A first run also counts, in ``snapshot``, the lookups it skips as already stored.
+        """
         stored = table.found_keys(self.source, lookups[0].lookup_type, snapshot.date)
         done = stored | set(snapshot.settled)
         pending = [lookup for lookup in lookups if lookup.key not in done]
