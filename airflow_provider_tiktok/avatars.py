@@ -14,6 +14,9 @@ to it. The record gets ``avatar_path`` and ``avatar_sha256``; when the avatar ca
 archived (expired URL, not an image, too large, storage error) the reason goes in
 ``avatar_error`` and the user keeps its ``found`` status: an avatar never fails a user or
 a task.
+
+This module only knows about storage; the source that archives avatars as users are
+fetched is :class:`~airflow_provider_tiktok.sources.AvatarArchivingSource`.
 """
 
 from __future__ import annotations
@@ -23,17 +26,13 @@ import hashlib
 import logging
 import re
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from airflow_provider_tiktok.compat import ObjectStoragePath
 from airflow_provider_tiktok.exceptions import TikTokApiError
 from airflow_provider_tiktok.hooks.base import DEFAULT_MAX_IMAGE_BYTES, TikTokBaseHook
-from airflow_provider_tiktok.users import STATUS_FOUND, TikTokUser
-
-if TYPE_CHECKING:
-    from airflow_provider_tiktok.fetching import UserSource
-    from airflow_provider_tiktok.lookups import Lookup
+from airflow_provider_tiktok.record import STATUS_FOUND, TikTokUser
 
 log = logging.getLogger(__name__)
 
@@ -97,36 +96,6 @@ def public_url(path: ObjectStoragePath) -> str:
     """
     parts = urlsplit(str(path))
     return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
-
-
-def check_avatar_options(
-    avatar_storage: object, avatar_storage_conn_id: object, avatar_max_bytes: object
-) -> int:
-    """Validate the ``avatar_*`` arguments of an operator; return ``avatar_max_bytes``.
-
-    :param avatar_storage: ``None`` or an object-storage URL (a template is fine).
-    :param avatar_storage_conn_id: ``None`` or a connection id; needs ``avatar_storage``.
-    :param avatar_max_bytes: the largest avatar accepted, a whole number of 1 or more.
-    :raises ValueError: naming the wrong argument.
-    """
-    if avatar_storage is not None and not isinstance(avatar_storage, str):
-        raise ValueError(f"avatar_storage must be an object-storage URL; got {avatar_storage!r}")
-    if avatar_storage_conn_id is not None:
-        if not isinstance(avatar_storage_conn_id, str):
-            raise ValueError(
-                f"avatar_storage_conn_id must be a connection id; got {avatar_storage_conn_id!r}"
-            )
-        if avatar_storage is None:
-            raise ValueError("avatar_storage_conn_id is given without avatar_storage")
-    if (
-        isinstance(avatar_max_bytes, bool)
-        or not isinstance(avatar_max_bytes, int)
-        or avatar_max_bytes < 1
-    ):
-        raise ValueError(
-            f"avatar_max_bytes must be a whole number of 1 or more; got {avatar_max_bytes!r}"
-        )
-    return avatar_max_bytes
 
 
 class AvatarArchive:
@@ -249,25 +218,3 @@ class AvatarArchive:
                 f"Avatars archived to {public_url(self.root)}: {self.stored} stored, "
                 f"{self.already_stored} already stored, {self.failed} failed"
             )
-
-
-class AvatarArchivingSource:
-    """A user source that archives each found user's avatar right after fetching it.
-
-    The download runs in the fetching thread, so avatars are downloaded as concurrently as
-    users are fetched.
-
-    :param inner: the source that fetches the users.
-    :param hook: the inner source's hook.
-    :param archive: where the avatars go.
-    """
-
-    def __init__(self, inner: UserSource, hook: TikTokBaseHook, archive: AvatarArchive) -> None:
-        self.inner = inner
-        self.hook = hook
-        self.archive = archive
-        self.source = inner.source
-
-    def fetch(self, lookup: Lookup) -> TikTokUser:
-        """Fetch one user, then archive its avatar."""
-        return self.archive.archive(self.inner.fetch(lookup), self.hook)

@@ -6,6 +6,12 @@ Airflow 2.10 through the newest 3.x.
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from airflow.triggers.base import BaseTrigger
+
 try:
     from airflow.sdk import BaseOperator, BaseOperatorLink, Context
 except ImportError:  # Airflow 2
@@ -65,6 +71,24 @@ def mask_secret(secret: str | None) -> None:
         _mask_secret(secret)
 
 
+def date_time_trigger(moment: dt.datetime) -> BaseTrigger:
+    """Airflow's own ``DateTimeTrigger``, firing at ``moment``.
+
+    Imported only when a task defers, so defining and running operators never loads it.
+    It lives in the standard provider on Airflow 3 (a dependency of Airflow itself there)
+    and in Airflow on 2.10.
+
+    :param moment: when to fire (timezone-aware).
+    """
+    try:
+        from airflow.providers.standard.triggers.temporal import DateTimeTrigger
+    except ImportError:  # Airflow 2.10
+        from airflow.triggers.temporal import (  # type: ignore[no-redef,import-not-found,unused-ignore]
+            DateTimeTrigger,
+        )
+    return DateTimeTrigger(moment)
+
+
 __all__ = [
     "AirflowException",
     "AirflowFailException",
@@ -76,5 +100,6 @@ __all__ = [
     "ObjectStoragePath",
     "TaskDeferred",
     "XCom",
+    "date_time_trigger",
     "mask_secret",
 ]

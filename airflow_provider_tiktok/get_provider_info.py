@@ -9,7 +9,10 @@ from airflow_provider_tiktok.connection_forms import CONNECTION_TYPES
 
 
 def get_provider_info() -> dict[str, Any]:
-    """Describe the provider: its connection types, hooks, operators and extra links."""
+    """Describe the provider: its connection types, hooks, operators, transfers and links.
+
+    The quota wait uses Airflow's own ``DateTimeTrigger``, so no trigger is listed.
+    """
     return {
         "package-name": "airflow-provider-tiktok",
         "name": "TikTok",
@@ -42,27 +45,23 @@ def get_provider_info() -> dict[str, Any]:
         "operators": [
             {
                 "integration-name": "EnsembleData",
-                "python-modules": [
-                    "airflow_provider_tiktok.operators.user_info",
-                    "airflow_provider_tiktok.operators.sql",
-                ],
+                "python-modules": ["airflow_provider_tiktok.operators.user_info"],
             },
             {
                 "integration-name": "TikTok Research API",
-                "python-modules": [
-                    "airflow_provider_tiktok.operators.user_info",
-                    "airflow_provider_tiktok.operators.sql",
-                ],
+                "python-modules": ["airflow_provider_tiktok.operators.user_info"],
             },
         ],
-        "triggers": [
+        "transfers": [
             {
-                "integration-name": "TikTok Research API",
-                "python-modules": ["airflow_provider_tiktok.triggers.quota_reset"],
+                "source-integration-name": "EnsembleData",
+                "target-integration-name": "Common SQL",
+                "python-module": "airflow_provider_tiktok.transfers.tiktok_to_sql",
             },
             {
-                "integration-name": "EnsembleData",
-                "python-modules": ["airflow_provider_tiktok.triggers.quota_reset"],
+                "source-integration-name": "TikTok Research API",
+                "target-integration-name": "Common SQL",
+                "python-module": "airflow_provider_tiktok.transfers.tiktok_to_sql",
             },
         ],
         "connection-types": CONNECTION_TYPES,

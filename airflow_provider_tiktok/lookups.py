@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from airflow_provider_tiktok.users import LOOKUP_SEC_UID, LOOKUP_USERNAME
+from airflow_provider_tiktok.record import LOOKUP_SEC_UID, LOOKUP_USERNAME
 
 USERNAME_MAX_LENGTH = 24
 SEC_UID_MIN_LENGTH = 20

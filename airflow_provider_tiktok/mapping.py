@@ -53,7 +53,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_tiktok.lookups import normalize_sec_uid, normalize_username
-from airflow_provider_tiktok.users import (
+from airflow_provider_tiktok.record import (
     LOOKUP_SEC_UID,
     LOOKUP_USERNAME,
     SOURCE_ENSEMBLEDATA,

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_provider_tiktok.compat import Asset, BaseHook
-from airflow_provider_tiktok.users import TIKTOK_USER_FIELDS, TikTokUser
+from airflow_provider_tiktok.record import TIKTOK_USER_FIELDS, TikTokUser
 
 log = logging.getLogger(__name__)
 

@@ -55,7 +55,7 @@ def main(argv: list[str]) -> int:
     logging.disable(logging.INFO)
     allow_direct_execute()
     users = int(argv[0])
-    from airflow_provider_tiktok.operators.sql import TikTokUserInfoToSqlOperator
+    from airflow_provider_tiktok.transfers.tiktok_to_sql import TikTokUserInfoToSqlOperator
 
     operator = TikTokUserInfoToSqlOperator(
         task_id="memory_probe",

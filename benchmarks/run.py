@@ -278,7 +278,7 @@ def _records(count: int) -> list[Any]:
 def _chunk_size() -> int:
     import inspect
 
-    from airflow_provider_tiktok.operators.sql import TikTokUserInfoToSqlOperator
+    from airflow_provider_tiktok.transfers.tiktok_to_sql import TikTokUserInfoToSqlOperator
 
     default: int = inspect.signature(TikTokUserInfoToSqlOperator).parameters["chunk_size"].default
     return default
@@ -473,7 +473,7 @@ def import_figures(stand_in: StandInProcess, workdir: Path) -> list[Figure]:
         f"{baseline}\n"
         "airflow_done = time.perf_counter()\n"
         "import airflow_provider_tiktok.operators.user_info\n"
-        "import airflow_provider_tiktok.operators.sql\n"
+        "import airflow_provider_tiktok.transfers.tiktok_to_sql\n"
         "print(json.dumps([airflow_done - started, time.perf_counter() - airflow_done]))\n"
     )
     runs = []

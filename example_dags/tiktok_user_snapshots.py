@@ -23,7 +23,7 @@ except ImportError:  # Airflow 2
     from airflow.decorators import task
     from airflow.models import Variable
 
-from airflow_provider_tiktok.operators.sql import TikTokUserInfoToSqlOperator
+from airflow_provider_tiktok.transfers.tiktok_to_sql import TikTokUserInfoToSqlOperator
 
 WAREHOUSE_CONN_ID = "tiktok_warehouse"
 API_POOL = "tiktok_api"

@@ -11,7 +11,6 @@ import pytest
 
 from airflow_provider_tiktok.avatars import (
     AvatarArchive,
-    check_avatar_options,
     extension_for,
     public_url,
     storage_path,
@@ -21,6 +20,7 @@ from airflow_provider_tiktok.operators.user_info import (
     EnsembleDataUserInfoOperator,
     TikTokResearchUserInfoOperator,
 )
+from airflow_provider_tiktok.record import TikTokUser
 from airflow_provider_tiktok.testing import (
     EXPIRED_AVATAR_USER,
     MISSING_USER,
@@ -31,7 +31,6 @@ from airflow_provider_tiktok.testing import (
     user_for_username,
 )
 from airflow_provider_tiktok.testing.stand_in.images import AVATAR_JPEG, AVATAR_PNG
-from airflow_provider_tiktok.users import TikTokUser
 
 JPEG_SHA256 = hashlib.sha256(AVATAR_JPEG).hexdigest()
 PNG_SHA256 = hashlib.sha256(AVATAR_PNG).hexdigest()
@@ -242,28 +241,6 @@ def test_avatar_storage_is_templated() -> None:
         TikTokResearchUserInfoOperator(task_id="b", usernames=["alice"]),
     ):
         assert {"avatar_storage", "avatar_storage_conn_id"} <= set(operator.template_fields)
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "message"),
-    [
-        ({"avatar_storage": 42}, "avatar_storage must be an object-storage URL"),
-        ({"avatar_storage_conn_id": "aws_default"}, "without avatar_storage"),
-        ({"avatar_storage": "file:///a", "avatar_storage_conn_id": 1}, "must be a connection"),
-        ({"avatar_storage": "file:///a", "avatar_max_bytes": 0}, "avatar_max_bytes must be"),
-        ({"avatar_storage": "file:///a", "avatar_max_bytes": True}, "avatar_max_bytes must be"),
-    ],
-)
-def test_bad_avatar_arguments_are_refused_when_the_task_is_defined(
-    kwargs: dict[str, Any], message: str
-) -> None:
-    with pytest.raises(ValueError, match=message):
-        EnsembleDataUserInfoOperator(task_id="a", usernames=["alice"], **kwargs)
-
-
-def test_check_avatar_options_returns_max_bytes() -> None:
-    assert check_avatar_options(None, None, 5 * 1024 * 1024) == 5 * 1024 * 1024
-    assert check_avatar_options("s3://b/p", "aws_default", 10) == 10
 
 
 @pytest.mark.parametrize(

@@ -41,7 +41,7 @@ from airflow_provider_tiktok.mapping import (
     user_from_research,
     verified_from_app_fields,
 )
-from airflow_provider_tiktok.users import TIKTOK_USER_FIELDS, TikTokUser
+from airflow_provider_tiktok.record import TIKTOK_USER_FIELDS, TikTokUser
 
 PAYLOADS = Path(__file__).parent / "fixtures" / "payloads"
 FETCHED_AT = dt.datetime(2025, 3, 14, 9, 26, 53, 589793, tzinfo=dt.timezone.utc)

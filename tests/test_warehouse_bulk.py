@@ -20,7 +20,7 @@ import psycopg2.extensions
 import pytest
 
 from airflow_provider_tiktok.mapping import failed_lookup
-from airflow_provider_tiktok.users import TikTokUser
+from airflow_provider_tiktok.record import TikTokUser
 from airflow_provider_tiktok.warehouse import COLUMNS, SnapshotTable, _CopyTextReader
 from tests.postgres_server import TemporaryPostgres
 

@@ -1,28 +1,86 @@
-"""What every operator of the provider shares: the fetch options and the source they open."""
+"""What every operator of the provider shares: the fetch options, the hooks, the quota wait.
+
+:class:`TikTokFetchOperator` is the one place where
+
+* the shared options are declared and checked (the checks sit in
+  :mod:`airflow_provider_tiktok.operators._arguments`);
+* hooks and sources are built (:meth:`~TikTokFetchOperator.create_user_source`, the
+  provider's composition root) and closed again when the batch ends;
+* a spent daily quota is waited out: the task defers on Airflow's own ``DateTimeTrigger``
+  until shortly after the next 00:00 UTC, when the Research API's quota and EnsembleData's
+  units reset, and :meth:`~TikTokFetchOperator.resume_after_quota_reset` picks up from the
+  progress the task handed over. Airflow's trigger does exactly the waiting needed, and is
+  already on every triggerer, so the provider keeps no trigger of its own.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from airflow_provider_tiktok.avatars import (
-    DEFAULT_AVATAR_MAX_BYTES,
-    AvatarArchive,
+from airflow_provider_tiktok.avatars import DEFAULT_AVATAR_MAX_BYTES, AvatarArchive
+from airflow_provider_tiktok.batch import BatchSummary, fetch_users
+from airflow_provider_tiktok.compat import BaseOperator, Context, date_time_trigger
+from airflow_provider_tiktok.hooks.ensembledata import EnsembleDataHook
+from airflow_provider_tiktok.hooks.research import TikTokResearchHook
+from airflow_provider_tiktok.operators._arguments import (
+    DEFAULT_MAX_WORKERS,
     check_avatar_options,
-)
-from airflow_provider_tiktok.compat import BaseOperator
-from airflow_provider_tiktok.fetching import (
-    UserSource,
-    build_user_source,
     check_max_requests_per_second,
     check_max_workers,
     check_on_user_error,
 )
+from airflow_provider_tiktok.record import SOURCE_ENSEMBLEDATA
+from airflow_provider_tiktok.sources import (
+    AvatarArchivingSource,
+    EnsembleDataUserSource,
+    ResearchUserSource,
+    UserSource,
+)
 
-DEFAULT_MAX_WORKERS = 8
+if TYPE_CHECKING:
+    from airflow_provider_tiktok.lookups import Lookup
+    from airflow_provider_tiktok.record import TikTokUser
+
+RESET_MARGIN = dt.timedelta(minutes=5)
+"""How long after 00:00 UTC a deferred task resumes, so the reset has surely happened."""
+
+DEFERRAL_TIMEOUT = dt.timedelta(days=2)
+"""How long a deferred task may wait for its trigger before Airflow fails it."""
+
+
+def next_quota_reset(now: dt.datetime | None = None) -> dt.datetime:
+    """The next 00:00 UTC after ``now``, plus :data:`RESET_MARGIN` (00:05 UTC).
+
+    :param now: the current time (timezone-aware); the current UTC time when ``None``.
+    """
+    current = (now or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc)
+    midnight = dt.datetime.combine(current.date(), dt.time(), tzinfo=dt.timezone.utc)
+    return midnight + dt.timedelta(days=1) + RESET_MARGIN
+
+
+@dataclass(frozen=True)
+class SourceOptions:
+    """How an operator reaches its API.
+
+    :param conn_id: the API's Airflow connection.
+    :param alternative_method: EnsembleData's alternative method for sec_uid lookups.
+    :param fields: the Research API fields to ask for; all documented fields when ``None``.
+    """
+
+    conn_id: str
+    alternative_method: bool = False
+    fields: list[str] | None = None
 
 
 class TikTokFetchOperator(BaseOperator):
-    """Base of the provider's operators: fetch options, checked when the task is defined.
+    """Base of the provider's operators: fetch options, hooks, and the wait for a quota reset.
+
+    A subclass sets ``source``, says how to reach it (:meth:`source_options`), whether a
+    spent quota defers (:meth:`defers_when_exhausted`), and does its work in
+    :meth:`execute_with_progress`, which gets the progress handed over by a deferral, or ``None``.
 
     :param on_user_error: what to do with a user that is not found, private, restricted,
         invalid or failed: ``"record"``, ``"skip"`` or ``"fail"``.
@@ -32,6 +90,12 @@ class TikTokFetchOperator(BaseOperator):
     :param avatar_storage_conn_id: the connection of the storage.
     :param avatar_max_bytes: the largest avatar stored.
     """
+
+    template_fields: Sequence[str] = ("avatar_storage", "avatar_storage_conn_id")
+    """The shared options that are templated; a subclass lists its own, then these."""
+
+    source: str
+    """The API fetched from: ``"ensembledata"`` or ``"tiktok_research"``."""
 
     def __init__(
         self,
@@ -54,20 +118,137 @@ class TikTokFetchOperator(BaseOperator):
             avatar_storage, avatar_storage_conn_id, avatar_max_bytes
         )
 
-    def _open_user_source(
-        self, source: str, **source_kwargs: Any
-    ) -> tuple[UserSource, AvatarArchive | None]:
-        """The hook-backed source to fetch from, with the avatar archive when one is set."""
+    # What a subclass provides.
+
+    def source_options(self) -> SourceOptions:
+        """The connection and lookup options of :attr:`source`, from rendered arguments."""
+        raise NotImplementedError
+
+    def defers_when_exhausted(self) -> bool:
+        """Whether a spent quota defers the task (``True``) or fails it."""
+        raise NotImplementedError
+
+    def execute_with_progress(self, context: Context, progress: dict[str, Any] | None) -> Any:
+        """Do the task's work.
+
+        :param context: the task context.
+        :param progress: what a deferral handed over, or ``None`` on a first run.
+        """
+        raise NotImplementedError
+
+    # The task's entry points: a first run, and a resumption after a quota reset.
+
+    def execute(self, context: Context) -> Any:
+        """Run the task from the start."""
+        return self.execute_with_progress(context, progress=None)
+
+    def resume_after_quota_reset(
+        self, context: Context, event: Any = None, progress: dict[str, Any] | None = None
+    ) -> Any:
+        """Resume after a deferral: do only the work not done before it.
+
+        :param context: the task context.
+        :param event: the trigger's event (the moment it fired); not needed.
+        :param progress: what the task handed over when it deferred.
+        """
+        return self.execute_with_progress(context, progress=progress or {})
+
+    def defer_until_quota_reset(self, reason: str, progress: dict[str, Any]) -> NoReturn:
+        """Free the worker until shortly after the next 00:00 UTC, then resume.
+
+        :param reason: why, for the task log.
+        :param progress: JSON-friendly progress, handed to :meth:`resume_after_quota_reset`.
+        :raises TaskDeferred: always; Airflow takes the task off the worker.
+        """
+        resume_at = next_quota_reset()
+        self.log.warning(
+            "%s. Deferring until %s UTC, when the daily quota has reset; the worker slot is "
+            "free meanwhile and the task then resumes where it stopped",
+            reason,
+            resume_at.strftime("%Y-%m-%d %H:%M"),
+        )
+        self.defer(
+            trigger=date_time_trigger(resume_at),
+            method_name=self.resume_after_quota_reset.__name__,
+            kwargs={"progress": progress},
+            timeout=DEFERRAL_TIMEOUT,
+        )
+
+    # The composition root: hooks and sources.
+
+    def create_hook(self, options: SourceOptions) -> EnsembleDataHook | TikTokResearchHook:
+        """Build the hook of :attr:`source`, its connection pool sized to ``max_workers``.
+
+        Nothing is looked up yet; the caller opens it (``get_conn()``) and closes it.
+
+        :param options: from :meth:`source_options`.
+        """
+        hook_class = EnsembleDataHook if self.source == SOURCE_ENSEMBLEDATA else TikTokResearchHook
+        return hook_class(
+            options.conn_id,
+            pool_size=self.max_workers,
+            max_requests_per_second=self.max_requests_per_second,
+        )
+
+    def create_user_source(
+        self,
+        hook: EnsembleDataHook | TikTokResearchHook,
+        options: SourceOptions,
+        avatar_archive: AvatarArchive | None = None,
+    ) -> UserSource:
+        """The source that fetches through ``hook``, archiving avatars when asked to.
+
+        :param hook: from :meth:`create_hook`.
+        :param options: from :meth:`source_options`.
+        :param avatar_archive: where to archive each found user's avatar, if anywhere.
+        """
+        user_source: UserSource
+        if isinstance(hook, EnsembleDataHook):
+            user_source = EnsembleDataUserSource(
+                hook, alternative_method=options.alternative_method
+            )
+        else:
+            user_source = ResearchUserSource(hook, fields=options.fields)
+        if avatar_archive is not None:
+            user_source = AvatarArchivingSource(user_source, hook, avatar_archive)
+        return user_source
+
+    def fetch_batch(
+        self,
+        lookups: list[Lookup],
+        *,
+        max_units: int | None,
+        on_user: Callable[[int, TikTokUser], None],
+    ) -> BatchSummary:
+        """Fetch ``lookups`` over a hook opened for this batch and closed after it.
+
+        The hook reads its connection (and, for EnsembleData, the token) and opens its
+        session before any thread starts, so every thread shares one pool and a missing
+        connection fails before anything is fetched.
+
+        :param lookups: what to fetch.
+        :param max_units: stop before the units charged would pass this budget.
+        :param on_user: receives ``(input index, record)`` for every fetched user.
+        """
+        options = self.source_options()
         avatar_archive = AvatarArchive.open(
             self.avatar_storage,
             conn_id=self.avatar_storage_conn_id,
             max_bytes=self.avatar_max_bytes,
         )
-        user_source = build_user_source(
-            source,
-            max_workers=self.max_workers,
-            max_requests_per_second=self.max_requests_per_second,
-            avatar_archive=avatar_archive,
-            **source_kwargs,
-        )
-        return user_source, avatar_archive
+        hook = self.create_hook(options)
+        try:
+            hook.get_conn()
+            summary = fetch_users(
+                self.create_user_source(hook, options, avatar_archive),
+                lookups,
+                total=len(lookups),
+                max_workers=self.max_workers,
+                max_units=max_units,
+                on_user=on_user,
+            )
+        finally:
+            hook.close()
+        if avatar_archive is not None:
+            self.log.info("%s", avatar_archive.describe())
+        return summary

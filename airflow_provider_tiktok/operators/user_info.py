@@ -5,58 +5,41 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from airflow_provider_tiktok.batch import failed_lookups
 from airflow_provider_tiktok.compat import AirflowFailException, Context
 from airflow_provider_tiktok.exceptions import TikTokQuotaExhaustedError
-from airflow_provider_tiktok.fetching import (
-    check_max_units,
-    check_on_exhausted,
-    failed_lookups,
-    fetch_users,
-)
 from airflow_provider_tiktok.hooks.ensembledata import EnsembleDataHook
 from airflow_provider_tiktok.hooks.research import TikTokResearchHook, validate_fields
 from airflow_provider_tiktok.links import PROFILE_USERNAME_XCOM_KEY, TikTokProfileLink
 from airflow_provider_tiktok.lookups import Lookup, build_lookups
-from airflow_provider_tiktok.operators.base import TikTokFetchOperator
-from airflow_provider_tiktok.users import SOURCE_ENSEMBLEDATA, SOURCE_RESEARCH, TikTokUser
+from airflow_provider_tiktok.operators._arguments import check_max_units, check_on_exhausted
+from airflow_provider_tiktok.operators.base import SourceOptions, TikTokFetchOperator
+from airflow_provider_tiktok.record import SOURCE_ENSEMBLEDATA, SOURCE_RESEARCH, TikTokUser
 
 
 class _UserInfoOperator(TikTokFetchOperator):
-    """Shared behaviour of the user-info operators: validate, fetch, apply on_user_error."""
+    """Shared behaviour of the user-info operators: fetch, apply on_user_error, return records.
+
+    A deferral hands over ``{"settled": [records fetched so far]}``.
+    """
 
     operator_extra_links = (TikTokProfileLink(),)
     ui_color = "#fe2c55"
-    source: str
 
-    def _lookups(self) -> list[Lookup]:
+    def lookups(self) -> list[Lookup]:
+        """What to fetch, from the rendered arguments."""
         raise NotImplementedError
 
-    def _source_kwargs(self) -> dict[str, Any]:
-        raise NotImplementedError
-
-    def _max_units(self) -> int | None:
+    def max_units_budget(self) -> int | None:
+        """The unit budget of the whole task, if any."""
         return None
 
-    def _defers_when_exhausted(self) -> bool:
-        raise NotImplementedError
-
-    def execute(self, context: Context) -> list[dict[str, Any]]:
-        """Fetch every user and return the records."""
-        return self._fetch_all(context, settled=[])
-
-    def resume_after_quota_reset(
-        self,
-        context: Context,
-        event: Any = None,
-        settled: list[dict[str, Any]] | None = None,
+    def execute_with_progress(
+        self, context: Context, progress: dict[str, Any] | None
     ) -> list[dict[str, Any]]:
-        """Resume after a deferral: fetch only the users not fetched before it."""
-        return self._fetch_all(context, settled=settled or [])
-
-    def _fetch_all(self, context: Context, settled: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        lookups = self._lookups()
-        source_kwargs = self._source_kwargs()
-        collected = [TikTokUser.from_dict(record) for record in settled]
+        """Fetch every user not fetched before a deferral and return all the records."""
+        lookups = self.lookups()
+        collected = [TikTokUser.from_dict(record) for record in (progress or {}).get("settled", [])]
         done = {(user.lookup_type, user.lookup_key) for user in collected}
         pending = [lookup for lookup in lookups if (lookup.lookup_type, lookup.key) not in done]
         if collected:
@@ -65,35 +48,19 @@ class _UserInfoOperator(TikTokFetchOperator):
                 len(collected),
                 len(pending),
             )
-        max_units = self._max_units()
+        max_units = self.max_units_budget()
         if max_units is not None:
             max_units -= sum(user.units_charged or 0 for user in collected)
-        if pending:
-            user_source, avatar_archive = self._open_user_source(self.source, **source_kwargs)
-            try:
-                fetch_users(
-                    user_source,
-                    pending,
-                    total=len(pending),
-                    max_workers=self.max_workers,
-                    max_units=max_units,
-                    on_user=lambda _index, user: collected.append(user),
+        try:
+            self.fetch_batch(
+                pending, max_units=max_units, on_user=lambda _index, user: collected.append(user)
+            )
+        except TikTokQuotaExhaustedError as error:
+            if self.defers_when_exhausted():
+                self.defer_until_quota_reset(
+                    error.message, {"settled": [user.to_dict() for user in collected]}
                 )
-            except TikTokQuotaExhaustedError as error:
-                if self._defers_when_exhausted():
-                    from airflow_provider_tiktok.triggers.quota_reset import (
-                        defer_until_quota_reset,
-                    )
-
-                    defer_until_quota_reset(
-                        self,
-                        error.message,
-                        method_name="resume_after_quota_reset",
-                        kwargs={"settled": [user.to_dict() for user in collected]},
-                    )
-                raise
-            if avatar_archive is not None:
-                self.log.info("%s", avatar_archive.describe())
+            raise
         position = {(lookup.lookup_type, lookup.key): i for i, lookup in enumerate(lookups)}
         users = sorted(collected, key=lambda user: position[(user.lookup_type, user.lookup_key)])
         failures = failed_lookups(users)
@@ -141,8 +108,7 @@ class EnsembleDataUserInfoOperator(_UserInfoOperator):
         "usernames",
         "sec_uids",
         "ensembledata_conn_id",
-        "avatar_storage",
-        "avatar_storage_conn_id",
+        *TikTokFetchOperator.template_fields,
     )
     source = SOURCE_ENSEMBLEDATA
 
@@ -167,19 +133,20 @@ class EnsembleDataUserInfoOperator(_UserInfoOperator):
         self.max_units = check_max_units(max_units)
         self.on_units_depleted = check_on_exhausted(on_units_depleted, name="on_units_depleted")
 
-    def _lookups(self) -> list[Lookup]:
+    def lookups(self) -> list[Lookup]:
+        """The rendered usernames or sec_uids, normalized."""
         return build_lookups(self.usernames, self.sec_uids)
 
-    def _source_kwargs(self) -> dict[str, Any]:
-        return {
-            "ensembledata_conn_id": self.ensembledata_conn_id,
-            "alternative_method": self.alternative_method,
-        }
+    def source_options(self) -> SourceOptions:
+        """The EnsembleData connection and the sec_uid method."""
+        return SourceOptions(self.ensembledata_conn_id, alternative_method=self.alternative_method)
 
-    def _max_units(self) -> int | None:
+    def max_units_budget(self) -> int | None:
+        """``max_units``."""
         return self.max_units
 
-    def _defers_when_exhausted(self) -> bool:
+    def defers_when_exhausted(self) -> bool:
+        """``on_units_depleted="defer"``."""
         return self.on_units_depleted == "defer"
 
 
@@ -210,8 +177,7 @@ class TikTokResearchUserInfoOperator(_UserInfoOperator):
         "usernames",
         "fields",
         "tiktok_research_conn_id",
-        "avatar_storage",
-        "avatar_storage_conn_id",
+        *TikTokFetchOperator.template_fields,
     )
     source = SOURCE_RESEARCH
 
@@ -230,12 +196,15 @@ class TikTokResearchUserInfoOperator(_UserInfoOperator):
         self.tiktok_research_conn_id = tiktok_research_conn_id
         self.on_quota_exhausted = check_on_exhausted(on_quota_exhausted, name="on_quota_exhausted")
 
-    def _lookups(self) -> list[Lookup]:
+    def lookups(self) -> list[Lookup]:
+        """The rendered usernames, normalized."""
         return build_lookups(usernames=self.usernames)
 
-    def _source_kwargs(self) -> dict[str, Any]:
+    def source_options(self) -> SourceOptions:
+        """The Research connection and the rendered ``fields``, checked."""
         fields = None if self.fields is None else validate_fields(self.fields)
-        return {"tiktok_research_conn_id": self.tiktok_research_conn_id, "fields": fields}
+        return SourceOptions(self.tiktok_research_conn_id, fields=fields)
 
-    def _defers_when_exhausted(self) -> bool:
+    def defers_when_exhausted(self) -> bool:
+        """``on_quota_exhausted="defer"``."""
         return self.on_quota_exhausted == "defer"

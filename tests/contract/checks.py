@@ -24,7 +24,7 @@ from airflow_provider_tiktok.mapping import (
     user_from_research,
     verified_from_app_fields,
 )
-from airflow_provider_tiktok.users import TikTokUser
+from airflow_provider_tiktok.record import TikTokUser
 
 ED_BASE_URL = "http://ensembledata.real-payloads.test/apis"
 RESEARCH_BASE_URL = "http://research.real-payloads.test"

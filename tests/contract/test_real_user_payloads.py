@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_tiktok.mapping import user_from_ensembledata, user_from_research
-from airflow_provider_tiktok.users import TikTokUser
+from airflow_provider_tiktok.record import TikTokUser
 from tests.contract.real_payloads import load
 
 FETCHED_AT = dt.datetime(2026, 4, 20, 12, 0, tzinfo=dt.timezone.utc)

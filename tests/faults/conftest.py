@@ -18,12 +18,12 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_tiktok.operators.sql import TikTokUserInfoToSqlOperator
 from airflow_provider_tiktok.operators.user_info import (
     EnsembleDataUserInfoOperator,
     TikTokResearchUserInfoOperator,
 )
 from airflow_provider_tiktok.testing import ENSEMBLEDATA, RESEARCH, SLOW, StandInServer
+from airflow_provider_tiktok.transfers.tiktok_to_sql import TikTokUserInfoToSqlOperator
 from airflow_provider_tiktok.warehouse import resolve_sql_hook
 from tests.dag_runs import AIRFLOW_3
 from tests.fake_apis import RecordingTaskInstance

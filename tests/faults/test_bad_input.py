@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 
 from airflow_provider_tiktok.exceptions import TikTokAuthError
-from airflow_provider_tiktok.operators.sql import TikTokUserInfoToSqlOperator
 from airflow_provider_tiktok.operators.user_info import (
     EnsembleDataUserInfoOperator,
     TikTokResearchUserInfoOperator,
 )
 from airflow_provider_tiktok.testing import StandInServer
+from airflow_provider_tiktok.transfers.tiktok_to_sql import TikTokUserInfoToSqlOperator
 from tests.faults.conftest import ED_TOKEN, SNAPSHOT_DATE, WAREHOUSE, Connections, context
 
 try:

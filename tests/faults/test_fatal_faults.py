@@ -21,7 +21,6 @@ import pytest
 from airflow_provider_tiktok.compat import AirflowFailException, TaskDeferred
 from airflow_provider_tiktok.exceptions import TikTokAuthError, TikTokQuotaExhaustedError
 from airflow_provider_tiktok.testing import RESEARCH, StandInServer
-from airflow_provider_tiktok.triggers.quota_reset import QuotaResetTrigger
 from tests.faults.conftest import (
     CLIENT_SECRET,
     ED_TOKEN,
@@ -183,8 +182,8 @@ def test_a_budget_spent_partway_defers_then_resumes_with_only_the_users_left(
         operator.execute(context())
 
     deferred = raised.value
-    assert isinstance(deferred.trigger, QuotaResetTrigger)
-    resume_at = dt.datetime.fromisoformat(deferred.trigger.resume_at)
+    assert type(deferred.trigger).__name__ == "DateTimeTrigger"  # Airflow's own
+    resume_at = deferred.trigger.moment
     tomorrow = dt.datetime.now(dt.timezone.utc).date() + dt.timedelta(days=1)
     assert (resume_at.date(), resume_at.hour) == (tomorrow, 0)
     json.dumps(deferred.kwargs)  # the triggerer stores them
@@ -197,7 +196,7 @@ def test_a_budget_spent_partway_defers_then_resumes_with_only_the_users_left(
 
     stand_in.reset_daily_usage()  # 00:00 UTC
     resume = getattr(operator, deferred.method_name)
-    result = resume(context(), event={"status": "quota_reset"}, **deferred.kwargs)
+    result = resume(context(), event=deferred.trigger.moment, **deferred.kwargs)
 
     assert_each_user_fetched_once(stand_in, kind, USERS)
     if kind.into_sql:

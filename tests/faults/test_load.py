@@ -26,8 +26,8 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_tiktok.operators.sql import TikTokUserInfoToSqlOperator
 from airflow_provider_tiktok.testing import ENSEMBLEDATA, FaultConfig, StandInServer
+from airflow_provider_tiktok.transfers.tiktok_to_sql import TikTokUserInfoToSqlOperator
 from airflow_provider_tiktok.warehouse import COLUMNS, KEY_COLUMNS, resolve_sql_hook
 from tests.dag_runs import AIRFLOW_3
 from tests.faults.conftest import (

@@ -16,7 +16,7 @@ from airflow_provider_tiktok.operators.user_info import (
     EnsembleDataUserInfoOperator,
     TikTokResearchUserInfoOperator,
 )
-from airflow_provider_tiktok.users import TIKTOK_USER_FIELDS
+from airflow_provider_tiktok.record import TIKTOK_USER_FIELDS
 from tests.fake_apis import ED_TOKEN, FakeEnsembleData, FakeResearch
 
 

@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_tiktok.operators.sql import TikTokUserInfoToSqlOperator
 from airflow_provider_tiktok.testing import EXPIRED_AVATAR_USER, StandInServer, user_for_username
 from airflow_provider_tiktok.testing.stand_in.images import AVATAR_JPEG
+from airflow_provider_tiktok.transfers.tiktok_to_sql import TikTokUserInfoToSqlOperator
 from airflow_provider_tiktok.warehouse import COLUMNS, SnapshotTable, resolve_sql_hook
-from tests.operators.test_sql import DAY_1, DAY_2, Warehouse, warehouse  # noqa: F401
+from tests.transfers.test_tiktok_to_sql import DAY_1, DAY_2, Warehouse, warehouse  # noqa: F401
 
 AVATAR_COLUMNS = ("avatar_path", "avatar_sha256", "avatar_error")
 OLD_COLUMNS = tuple(column for column in COLUMNS if column not in AVATAR_COLUMNS)

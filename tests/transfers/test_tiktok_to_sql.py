@@ -10,7 +10,10 @@ import pytest
 from airflow_provider_tiktok.compat import AirflowFailException
 from airflow_provider_tiktok.exceptions import TikTokQuotaExhaustedError
 from airflow_provider_tiktok.mapping import failed_lookup
-from airflow_provider_tiktok.operators.sql import TikTokUserInfoToSqlOperator
+from airflow_provider_tiktok.transfers.tiktok_to_sql import (
+    SnapshotProgress,
+    TikTokUserInfoToSqlOperator,
+)
 from airflow_provider_tiktok.warehouse import COLUMNS, SnapshotTable, resolve_sql_hook
 from tests.fake_apis import FakeEnsembleData, FakeResearch, camel_payload
 from tests.postgres_server import TemporaryPostgres
@@ -344,3 +347,33 @@ def test_nul_characters_in_a_payload_do_not_sink_the_chunk(
     else:
         assert alice["display_name"] == "Ali\x00ce"
         assert raw["note"] == ["x\x00y"]
+
+
+def test_snapshot_progress_is_the_deferral_payload_and_the_summary() -> None:
+    progress = SnapshotProgress(table="analytics.snapshots", snapshot_date="2026-11-01")
+    for key, status in (("ghost", "not_found"), ("flaky", "error"), ("hidden", "private")):
+        progress.count(
+            failed_lookup(
+                source="ensembledata",
+                lookup_type="username",
+                lookup_key=key,
+                status=status,
+                error="x",
+            )
+        )
+    progress.rows_written = 2
+
+    payload = json.loads(json.dumps(progress.to_dict()))  # the triggerer stores it as JSON
+
+    assert SnapshotProgress.from_dict(payload) == progress
+    assert list(progress.summary()) == [
+        "table",
+        "snapshot_date",
+        "rows_written",
+        "statuses",
+        "units_charged",
+        "skipped_already_stored",
+    ]
+    assert payload == {**progress.summary(), "settled": ["ghost", "hidden"]}  # not the error
+    assert progress.summary()["statuses"] == {"error": 1, "not_found": 1, "private": 1}
+    assert progress.date == DAY_1

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_tiktok.exceptions import TikTokUserError
-from airflow_provider_tiktok.users import (
+from airflow_provider_tiktok.record import (
     LOOKUP_SEC_UID,
     LOOKUP_USERNAME,
     SOURCE_ENSEMBLEDATA,

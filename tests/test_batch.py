@@ -8,11 +8,11 @@ import time
 
 import pytest
 
+from airflow_provider_tiktok.batch import fetch_users
 from airflow_provider_tiktok.exceptions import TikTokAuthError, TikTokBudgetExceededError
-from airflow_provider_tiktok.fetching import fetch_users
 from airflow_provider_tiktok.lookups import Lookup
 from airflow_provider_tiktok.mapping import user_from_research
-from airflow_provider_tiktok.users import TikTokUser
+from airflow_provider_tiktok.record import TikTokUser
 
 
 class SlowSource:

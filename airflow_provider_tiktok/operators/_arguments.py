@@ -1,0 +1,122 @@
+"""The operators' shared options: their defaults and the checks they pass at definition time.
+
+Each ``check_*`` function validates one option of
+:class:`~airflow_provider_tiktok.operators.base.TikTokFetchOperator` or of an operator built
+on it, and returns the value to store. They run in ``__init__`` for options that are not
+templated, so a wrong value fails when the DAG is parsed rather than when the task runs;
+templated options (``usernames``, ``fields``, ``snapshot_date``) are checked once rendered.
+"""
+
+from __future__ import annotations
+
+from airflow_provider_tiktok.record import SOURCE_ENSEMBLEDATA, SOURCE_RESEARCH, SOURCES
+
+DEFAULT_MAX_WORKERS = 8
+"""Users fetched at once by default, over one pooled session."""
+
+MAX_WORKERS_LIMIT = 64
+ON_USER_ERROR_CHOICES = ("record", "skip", "fail")
+ON_EXHAUSTED_CHOICES = ("fail", "defer")
+
+
+def check_source(value: object) -> str:
+    """Validate ``source``: ``"ensembledata"`` or ``"tiktok_research"``.
+
+    :param value: the API to fetch from.
+    """
+    if value not in SOURCES:
+        raise ValueError(
+            f"source must be {SOURCE_ENSEMBLEDATA!r} or {SOURCE_RESEARCH!r}; got {value!r}"
+        )
+    return str(value)
+
+
+def check_on_user_error(value: str) -> str:
+    """Validate an ``on_user_error`` argument.
+
+    :param value: ``"record"``, ``"skip"`` or ``"fail"``.
+    """
+    if value not in ON_USER_ERROR_CHOICES:
+        raise ValueError(
+            f"on_user_error must be one of {', '.join(ON_USER_ERROR_CHOICES)}; got {value!r}"
+        )
+    return value
+
+
+def check_on_exhausted(value: object, *, name: str) -> str:
+    """Validate ``on_quota_exhausted`` / ``on_units_depleted``.
+
+    :param value: ``"fail"`` or ``"defer"``.
+    :param name: the argument's name, for the message.
+    """
+    if value not in ON_EXHAUSTED_CHOICES:
+        raise ValueError(f"{name} must be 'fail' or 'defer'; got {value!r}")
+    return str(value)
+
+
+def check_max_workers(value: object) -> int:
+    """Validate ``max_workers``: a whole number from 1 to 64.
+
+    :param value: threads calling the API at once.
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_WORKERS_LIMIT:
+        raise ValueError(
+            f"max_workers must be a whole number from 1 to {MAX_WORKERS_LIMIT}; got {value!r}"
+        )
+    return value
+
+
+def check_max_requests_per_second(value: object) -> float | None:
+    """Validate ``max_requests_per_second``: ``None`` or a positive number.
+
+    :param value: the client-side rate limit.
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError(
+            f"max_requests_per_second must be None or a positive number; got {value!r}"
+        )
+    return float(value)
+
+
+def check_max_units(value: object) -> int | None:
+    """Validate ``max_units``: ``None`` or a whole number of 1 or more.
+
+    :param value: the EnsembleData unit budget.
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"max_units must be None or a whole number of 1 or more; got {value!r}")
+    return value
+
+
+def check_avatar_options(
+    avatar_storage: object, avatar_storage_conn_id: object, avatar_max_bytes: object
+) -> int:
+    """Validate the ``avatar_*`` arguments of an operator; return ``avatar_max_bytes``.
+
+    :param avatar_storage: ``None`` or an object-storage URL (a template is fine).
+    :param avatar_storage_conn_id: ``None`` or a connection id; needs ``avatar_storage``.
+    :param avatar_max_bytes: the largest avatar accepted, a whole number of 1 or more.
+    :raises ValueError: naming the wrong argument.
+    """
+    if avatar_storage is not None and not isinstance(avatar_storage, str):
+        raise ValueError(f"avatar_storage must be an object-storage URL; got {avatar_storage!r}")
+    if avatar_storage_conn_id is not None:
+        if not isinstance(avatar_storage_conn_id, str):
+            raise ValueError(
+                f"avatar_storage_conn_id must be a connection id; got {avatar_storage_conn_id!r}"
+            )
+        if avatar_storage is None:
+            raise ValueError("avatar_storage_conn_id is given without avatar_storage")
+    if (
+        isinstance(avatar_max_bytes, bool)
+        or not isinstance(avatar_max_bytes, int)
+        or avatar_max_bytes < 1
+    ):
+        raise ValueError(
+            f"avatar_max_bytes must be a whole number of 1 or more; got {avatar_max_bytes!r}"
+        )
+    return avatar_max_bytes
