@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -90,29 +88,3 @@ def test_every_operator_shares_one_rate_limit_between_its_workers(
     # the batch through in about an eighth of that.
     assert arrivals[-1] - started >= (users - 1) / rate
     assert tiktok_stand_in.request_log.count(status=429) == 0
-
-
-def test_importing_the_operators_loads_no_http_client_and_no_database_driver() -> None:
-    # Defining the SQL operator is left out: its outlet asset makes Airflow 2 load every
-    # provider's dataset handlers (psycopg2 among them), which is Airflow's doing, not ours.
-    script = """
-import json, sys
-import airflow_provider_tiktok.compat  # Airflow's own operator API: loaded by any DAG
-before = set(sys.modules)
-import airflow_provider_tiktok.operators.sql
-from airflow_provider_tiktok.operators.user_info import EnsembleDataUserInfoOperator
-EnsembleDataUserInfoOperator(task_id="a", usernames=["tiktok"], max_requests_per_second=5)
-print(json.dumps(sorted(set(sys.modules) - before)))
-"""
-    result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
-    )
-    loaded = set(json.loads(result.stdout.strip().splitlines()[-1]))
-
-    heavy = {"requests", "urllib3", "psycopg", "psycopg2", "sqlite3", "tenacity"}
-    assert not heavy & loaded
-    assert "airflow_provider_tiktok.triggers.quota_reset" not in loaded  # only when deferring
-    database_hooks = {
-        name for name in loaded if name.startswith("airflow.providers.") and ".hooks" in name
-    }
-    assert not database_hooks
