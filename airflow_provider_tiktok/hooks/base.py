@@ -19,7 +19,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from airflow_provider_tiktok.compat import BaseHook, mask_secret
-from airflow_provider_tiktok.hooks import http_client
+from airflow_provider_tiktok.hooks import http_client, image_download
 from airflow_provider_tiktok.hooks.connection_forms import (
     connection_form_widgets,
     ui_field_behaviour,
@@ -32,12 +32,7 @@ from airflow_provider_tiktok.hooks.http_client import (
     DEFAULT_TIMEOUT,
     JsonObject,
 )
-from airflow_provider_tiktok.hooks.image_download import (
-    DEFAULT_MAX_IMAGE_BYTES,
-    DownloadedImage,
-    check_image_request,
-    download_image,
-)
+from airflow_provider_tiktok.hooks.image_download import DEFAULT_MAX_IMAGE_BYTES, DownloadedImage
 from airflow_provider_tiktok.hooks.rate_limit import RateLimiter
 from airflow_provider_tiktok.redaction import register_secret
 
@@ -343,8 +338,8 @@ class TikTokBaseHook(BaseHook):
         :raises TikTokApiError: for an error status, a body that is not an image or is too
             large; :class:`TikTokTransientError` once the retries are spent.
         """
-        check_image_request(url, max_bytes)
-        return download_image(
+        image_download.check_image_request(url, max_bytes)
+        return image_download.download_image(
             self.session,
             url,
             max_bytes=max_bytes,
