@@ -31,7 +31,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from airflow_provider_tiktok.compat import ObjectStoragePath
 from airflow_provider_tiktok.exceptions import TikTokApiError
-from airflow_provider_tiktok.hooks.base import DEFAULT_MAX_IMAGE_BYTES, TikTokBaseHook
+from airflow_provider_tiktok.hooks.base import TikTokBaseHook
+from airflow_provider_tiktok.hooks.image_download import DEFAULT_MAX_IMAGE_BYTES
 from airflow_provider_tiktok.record import STATUS_FOUND, TikTokUser
 
 log = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_provider_tiktok import __version__
-from airflow_provider_tiktok.connection_forms import CONNECTION_TYPES
+from airflow_provider_tiktok.hooks.connection_forms import CONNECTION_TYPES
 
 
 def get_provider_info() -> dict[str, Any]:

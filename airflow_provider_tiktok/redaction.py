@@ -5,6 +5,10 @@ request URL. ``requests`` and ``urllib3`` put URLs into their exception texts an
 lines, where Airflow's secrets masker does not always reach. Everything the provider shows
 of a URL or of a transport error goes through :func:`redact` first, and
 :func:`install_urllib3_log_filter` rewrites urllib3's own request lines.
+
+This module sits at the package root, beside :mod:`~airflow_provider_tiktok.exceptions`,
+not under ``hooks/``: every provider error redacts its message when it is built, whoever
+raises it, so the exceptions need it without depending on the hooks.
 """
 
 from __future__ import annotations
@@ -80,7 +84,9 @@ def install_urllib3_log_filter() -> None:
 
     urllib3 logs every request line, query string included, at DEBUG level
     (``urllib3.connectionpool``), and URLs in its header-parsing warnings
-    (``urllib3.connection``), redirect lines and retry lines.
+    (``urllib3.connection``), redirect lines and retry lines. The hooks' sessions are all
+    made by :func:`~airflow_provider_tiktok.hooks.http_client.new_session`, which calls this
+    first, so the filter is in place before the provider sends anything.
     """
     global _filter_installed
     with _filter_lock:

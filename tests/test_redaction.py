@@ -84,8 +84,11 @@ def sleeps() -> list[float]:
 
 @pytest.fixture
 def ed_hook(airflow_conn: Callable[..., str], sleeps: list[float]) -> EnsembleDataHook:
+    """An EnsembleData hook whose session is open: no request can be sent without one."""
     airflow_conn("ed_leak", conn_type="ensembledata", password=ED_TOKEN, host=ED_BASE)
-    return EnsembleDataHook("ed_leak", sleep=sleeps.append, max_retries=2)
+    hook = EnsembleDataHook("ed_leak", sleep=sleeps.append, max_retries=2)
+    hook.get_conn()
+    return hook
 
 
 @pytest.fixture
@@ -215,7 +218,7 @@ URLLIB3_LINES = [
 
 
 @pytest.mark.parametrize(("logger_name", "message", "args"), URLLIB3_LINES)
-def test_urllib3_lines_never_carry_the_token_once_a_hook_exists(
+def test_urllib3_lines_never_carry_the_token_once_a_hook_has_its_session(
     airflow_conn: Callable[..., str],
     captured_output: Callable[[], str],
     logger_name: str,
@@ -223,7 +226,7 @@ def test_urllib3_lines_never_carry_the_token_once_a_hook_exists(
     args: tuple[Any, ...],
 ) -> None:
     airflow_conn("ed_leak", conn_type="ensembledata", password=ED_TOKEN, host=ED_BASE)
-    EnsembleDataHook("ed_leak")
+    EnsembleDataHook("ed_leak").get_conn()
 
     logging.getLogger(logger_name).debug(message, *args)
 

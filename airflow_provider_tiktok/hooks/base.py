@@ -1,131 +1,59 @@
-"""HTTP behaviour shared by both TikTok hooks, decided in one place.
+"""The base of both TikTok hooks: the Airflow connection, its settings and the HTTP client.
 
-Timeouts, connection pooling, the ``User-Agent``, retries with backoff, ``Retry-After``,
-rate limiting, the handling of bodies that are not JSON, and the redaction of secrets from
-every error text all live here. The API hooks only say how to authenticate and how to
-classify an upstream error.
+A hook reads its Airflow connection once (checking its type), turns the connection's
+extras and the constructor's arguments into timeouts, retries and a rate limit, and sends
+every call through the HTTP client of :mod:`~airflow_provider_tiktok.hooks.http_client`:
+one pooled session, retries with backoff, redaction. Subclasses say how to authenticate
+and how to read their API's error replies (:meth:`TikTokBaseHook._classify_error`); the
+connection form and the registration of secrets are shared here.
 
-``requests`` is imported when the first session is created, not when this module is: a DAG
-file that imports the operators or hooks stays cheap to parse.
+Importing this module imports neither ``requests`` nor ``tenacity``: the session and the
+retry policy import them when they are first built.
 """
 
 from __future__ import annotations
 
-import logging
-import random
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
-from urllib.parse import urlencode, urlsplit
 
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-    stop_any,
+from airflow_provider_tiktok.compat import BaseHook, mask_secret
+from airflow_provider_tiktok.hooks import http_client, image_download
+from airflow_provider_tiktok.hooks.connection_forms import (
+    connection_form_widgets,
+    ui_field_behaviour,
 )
-from tenacity.stop import stop_base
-
-from airflow_provider_tiktok import __version__
-from airflow_provider_tiktok.compat import BaseHook
-from airflow_provider_tiktok.exceptions import (
-    TikTokApiError,
-    TikTokRateLimitError,
-    TikTokTransientError,
+from airflow_provider_tiktok.hooks.http_client import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_MAX_RETRY_WAIT,
+    DEFAULT_POOL_SIZE,
+    DEFAULT_TIMEOUT,
+    JsonObject,
 )
-from airflow_provider_tiktok.rate_limit import RateLimiter
-from airflow_provider_tiktok.redaction import install_urllib3_log_filter, redact
+from airflow_provider_tiktok.hooks.image_download import DEFAULT_MAX_IMAGE_BYTES, DownloadedImage
+from airflow_provider_tiktok.hooks.rate_limit import RateLimiter
+from airflow_provider_tiktok.redaction import register_secret
 
 if TYPE_CHECKING:
     import requests
+    from tenacity import RetryCallState, Retrying
 
-    RequestAuth = Callable[[requests.PreparedRequest], requests.PreparedRequest]
-    """What authenticates a request: called on each prepared request before it is sent."""
+    from airflow_provider_tiktok.exceptions import TikTokApiError
+    from airflow_provider_tiktok.hooks.http_client import RequestAuth
 
-USER_AGENT = f"airflow-provider-tiktok/{__version__}"
-
-DEFAULT_TIMEOUT = 30.0
-DEFAULT_CONNECT_TIMEOUT = 10.0
-DEFAULT_MAX_RETRIES = 5
-DEFAULT_MAX_RETRY_WAIT = 300.0
-DEFAULT_POOL_SIZE = 16
-BACKOFF_INITIAL = 1.0
-BACKOFF_MAX = 60.0
-
-DEFAULT_MAX_IMAGE_BYTES = 5 * 1024 * 1024
-"""The largest image :meth:`TikTokBaseHook.download_image` accepts by default (5 MiB)."""
-
-_EXCERPT_LENGTH = 200
-_IMAGE_CHUNK_SIZE = 64 * 1024
-
-log = logging.getLogger(__name__)
-
-JsonObject = dict[str, Any]
 _Number = TypeVar("_Number", int, float)
 
-
-def body_excerpt(response: requests.Response) -> str:
-    """A short, single-line, redacted excerpt of a response body, for error messages."""
-    text = " ".join(response.text.split())
-    if len(text) > _EXCERPT_LENGTH:
-        text = text[:_EXCERPT_LENGTH] + "..."
-    return redact(text)
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header given in seconds, else ``None``."""
-    if value is None:
-        return None
-    try:
-        seconds = float(value.strip())
-    except ValueError:
-        return None
-    return max(seconds, 0.0)
-
-
-class _StopAfterTotalWait(stop_base):
-    """Tenacity stop condition: give up when the next sleep would pass the wait budget."""
-
-    def __init__(self, max_wait: float) -> None:
-        self.max_wait = max_wait
-
-    def __call__(self, retry_state: RetryCallState) -> bool:
-        return retry_state.idle_for + retry_state.upcoming_sleep > self.max_wait
-
-
-def _backoff_or_retry_after(retry_state: RetryCallState) -> float:
-    """Honour ``Retry-After`` when the server sent it, else exponential backoff with jitter."""
-    error = retry_state.outcome.exception() if retry_state.outcome else None
-    if isinstance(error, TikTokTransientError) and error.retry_after is not None:
-        return float(error.retry_after)
-    exponential = BACKOFF_INITIAL * 2.0 ** (retry_state.attempt_number - 1)
-    return min(BACKOFF_MAX, exponential) + random.uniform(0, BACKOFF_INITIAL)
-
-
-@dataclass(frozen=True)
-class DownloadedImage:
-    """An image downloaded by :meth:`TikTokBaseHook.download_image`.
-
-    :param content: the image's bytes.
-    :param content_type: its media type, lower-cased, without parameters (``image/jpeg``).
-    """
-
-    content: bytes
-    content_type: str
-
-
-def _without_credentials(request: requests.PreparedRequest) -> requests.PreparedRequest:
-    """A request auth that adds nothing: given per request, it replaces the session's auth."""
-    return request
+_FORM_METHODS = ("get_connection_form_widgets", "get_ui_field_behaviour")
 
 
 class TikTokBaseHook(BaseHook):
     """Base class of the TikTok hooks: one pooled session, timeouts, retries and redaction.
 
-    :param conn_id: the Airflow connection to read credentials and settings from.
+    :param conn_id: the Airflow connection to read credentials and settings from; kept
+        under the subclass's ``conn_name_attr`` (``ensembledata_conn_id``...), as Airflow's
+        hooks do, and read back as :attr:`conn_id`.
     :param timeout: read timeout of every call in seconds; overrides the connection's
         ``timeout`` extra.
     :param max_retries: retries of a transient failure (429, 5xx, timeouts, resets);
@@ -138,6 +66,7 @@ class TikTokBaseHook(BaseHook):
     :param sleep: the sleep function used between retries; tests inject a fake one.
     """
 
+    conn_name_attr: ClassVar[str]
     conn_type: ClassVar[str]
     api_name: ClassVar[str]
     default_base_url: ClassVar[str]
@@ -154,7 +83,7 @@ class TikTokBaseHook(BaseHook):
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         super().__init__()
-        self.conn_id = conn_id
+        setattr(self, self.conn_name_attr, conn_id)
         self._timeout_override = timeout
         self._max_retries_override = max_retries
         self.max_retry_wait = max_retry_wait
@@ -166,7 +95,44 @@ class TikTokBaseHook(BaseHook):
             if max_requests_per_second is not None
             else None
         )
-        install_urllib3_log_filter()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Give every hook class the connection-form methods in its own ``__dict__``.
+
+        Airflow before 3.2 asks the hooks for their connection forms, and looks for the two
+        methods only among a class's own attributes, never inherited ones. Each hook class
+        gets a reference to the ones defined once below.
+        """
+        super().__init_subclass__(**kwargs)
+        for name in _FORM_METHODS:
+            if name not in cls.__dict__:
+                setattr(cls, name, TikTokBaseHook.__dict__[name])
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """Return the labels, placeholders and hidden fields of the connection form."""
+        return ui_field_behaviour(cls.conn_type)
+
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        """Return the extra fields of the connection form, for Airflow before 3.2."""
+        return connection_form_widgets(cls.conn_type)
+
+    @property
+    def conn_id(self) -> str:
+        """The id of the Airflow connection this hook reads."""
+        conn_id: str = getattr(self, self.conn_name_attr)
+        return conn_id
+
+    @staticmethod
+    def _register_secret(secret: str) -> None:
+        """Hide ``secret`` from Airflow's task logs and from the provider's own texts.
+
+        Airflow's secrets masker covers what Airflow logs; the provider's redaction covers
+        exception texts and urllib3's log lines, which the masker does not always reach.
+        """
+        mask_secret(secret)
+        register_secret(secret)
 
     @cached_property
     def connection(self) -> Any:
@@ -249,12 +215,7 @@ class TikTokBaseHook(BaseHook):
     @cached_property
     def session(self) -> requests.Session:
         """The one pooled HTTP session of this hook, created on first use."""
-        from airflow_provider_tiktok.hooks.pooled_session import PooledSession
-
-        session = PooledSession(self.pool_size)
-        session.headers["User-Agent"] = USER_AGENT
-        session.auth = self._session_auth()
-        return session
+        return http_client.new_session(self.pool_size, self._session_auth())
 
     def get_conn(self) -> requests.Session:
         """Return the hook's pooled session."""
@@ -270,11 +231,20 @@ class TikTokBaseHook(BaseHook):
         """The credential attached to every request of the session, if any."""
         return None
 
-    def _classify_error(self, response: requests.Response, body: JsonObject | None) -> None:
-        """Raise the right :class:`TikTokApiError` for an upstream error reply, if it is one.
+    def _classify_error(
+        self, response: requests.Response, body: JsonObject | None
+    ) -> TikTokApiError | None:
+        """Return the error that a reply stands for in this API's own terms, if any.
+
+        Called once for every reply, successful or not; it never raises. The HTTP client
+        raises the error returned. ``None`` means that the API's own format reports no
+        error: the body is then the call's result when it is a JSON object, and otherwise
+        the reply is unreadable (a proxy's page, a wrong base URL) and its status alone
+        decides (:func:`~airflow_provider_tiktok.hooks.http_client.unreadable_reply_error`:
+        transient for 429 and 5xx, final for any other).
 
         :param response: the HTTP response.
-        :param body: the decoded JSON body, or ``None`` when the body is not JSON.
+        :param body: the decoded body when it is a JSON object, else ``None``.
         """
         raise NotImplementedError
 
@@ -303,103 +273,6 @@ class TikTokBaseHook(BaseHook):
             self._send_once, method, url, params=params, json=json, data=data, auth=auth
         )
 
-    def _retrying(self, *, retry: bool = True) -> Retrying:
-        """The retry policy of every call: transient failures, backoff, both budgets."""
-        return Retrying(
-            retry=retry_if_exception_type(TikTokTransientError),
-            stop=stop_any(
-                stop_after_attempt(self.max_retries + 1 if retry else 1),
-                _StopAfterTotalWait(self.max_retry_wait),
-            ),
-            wait=_backoff_or_retry_after,
-            sleep=self._sleep,
-            before_sleep=self._log_retry,
-            reraise=True,
-        )
-
-    def download_image(
-        self, url: str, *, max_bytes: int = DEFAULT_MAX_IMAGE_BYTES
-    ) -> DownloadedImage:
-        """Download an image, such as a signed avatar URL from a reply, without credentials.
-
-        The request goes through the hook's pooled session, with its timeouts, its
-        ``User-Agent`` and its retries of transient failures (429, 5xx, timeouts, resets),
-        but with none of the API's credentials: neither EnsembleData's ``token`` nor the
-        Research API's bearer token reaches the image host. The rate limit is the API's,
-        so it does not apply. The body is streamed and reading stops as soon as it passes
-        ``max_bytes``.
-
-        :param url: the ``http`` or ``https`` URL of the image.
-        :param max_bytes: the largest body accepted, after any content decoding.
-        :raises ValueError: for a URL that is not ``http(s)`` or a ``max_bytes`` below 1.
-        :raises TikTokApiError: for an error status, a body that is not an image or is too
-            large; :class:`TikTokTransientError` once the retries are spent.
-        """
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"Not an http(s) image URL: {url[:100]!r}")
-        if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 1:
-            raise ValueError(f"max_bytes must be a whole number of 1 or more, got {max_bytes!r}")
-        return self._retrying()(self._download_once, url, max_bytes)
-
-    def _download_once(self, url: str, max_bytes: int) -> DownloadedImage:
-        import requests
-
-        host = f"the image host {urlsplit(url).hostname}"
-        failure: TikTokApiError | None = None
-        try:
-            response = self.session.get(
-                url, auth=_without_credentials, timeout=self.timeout, stream=True
-            )
-        except requests.RequestException as error:
-            failure = self._transport_error(error, target=host)
-        if failure is not None:
-            raise failure
-
-        with response:
-            self._check_image_reply(response, host, max_bytes)
-            body = bytearray()
-            try:
-                for chunk in response.iter_content(chunk_size=_IMAGE_CHUNK_SIZE):
-                    body += chunk
-                    if len(body) > max_bytes:
-                        raise TikTokApiError(
-                            f"The image from {host} is larger than {max_bytes} bytes: refused"
-                        )
-            except requests.RequestException as error:
-                failure = self._transport_error(error, target=host)
-            if failure is not None:
-                raise failure
-        return DownloadedImage(bytes(body), _media_type(response))
-
-    @staticmethod
-    def _check_image_reply(response: requests.Response, host: str, max_bytes: int) -> None:
-        """Refuse an error status, a body that is not an image, or a too large one announced."""
-        status = response.status_code
-        if status == 429 or status >= 500:
-            error_class = TikTokRateLimitError if status == 429 else TikTokTransientError
-            raise error_class(
-                f"{host[:1].upper()}{host[1:]} is unavailable",
-                http_status=status,
-                retry_after=parse_retry_after(response.headers.get("Retry-After")),
-            )
-        if not 200 <= status < 300:
-            hint = "; a signed avatar URL is refused once it has expired" if status == 403 else ""
-            raise TikTokApiError(
-                f"{host[:1].upper()}{host[1:]} refused the download{hint}", http_status=status
-            )
-        media_type = _media_type(response)
-        if not media_type.startswith("image/"):
-            raise TikTokApiError(
-                f"{host[:1].upper()}{host[1:]} sent {media_type or 'no Content-Type'!r}, "
-                "not an image: refused"
-            )
-        declared = response.headers.get("Content-Length", "")
-        if declared.isdigit() and int(declared) > max_bytes:
-            raise TikTokApiError(
-                f"The image from {host} is {declared} bytes, more than {max_bytes}: refused"
-            )
-
     def _send_once(
         self,
         method: str,
@@ -410,80 +283,30 @@ class TikTokBaseHook(BaseHook):
         data: Mapping[str, str] | None,
         auth: RequestAuth | None,
     ) -> tuple[JsonObject, requests.Response]:
-        import requests
-
+        """One attempt of a call, once the rate limit lets it start."""
         if self._rate_limiter is not None:
             self._rate_limiter.acquire()
-        failure: TikTokApiError | None = None
-        try:
-            response = self.session.request(
-                method,
-                url,
-                # Encoded here: requests' own encoding of a dict costs a tenth of a call.
-                params=urlencode(params) if params else None,
-                json=json,
-                data=data,
-                auth=auth,
-                timeout=self.timeout,
-            )
-        except requests.RequestException as error:
-            failure = self._transport_error(error)
-        if failure is not None:
-            # Raised outside the ``except`` block on purpose: the transport error's text holds
-            # the request URL (with EnsembleData's token), and raising inside the block would
-            # keep it reachable as ``__context__`` of the error we raise.
-            raise failure
-
-        body = self._decode(response)
-        self._classify_error(response, body)
-        if body is None:
-            raise self._unreadable_reply_error(response, "a body that is not JSON")
-        return body, response
-
-    def _transport_error(
-        self, error: requests.RequestException, *, target: str | None = None
-    ) -> TikTokApiError:
-        """The redacted error for a request that got no response: transient for network faults.
-
-        :param target: who did not answer, for the message; the API by default.
-        """
-        import requests
-
-        target = target or self.api_name
-        reason = f"{type(error).__name__}: {redact(str(error))}"
-        if isinstance(error, requests.Timeout):
-            return TikTokTransientError(
-                f"{target[:1].upper()}{target[1:]} did not answer within "
-                f"{self.timeout[1]:g} s ({reason})"
-            )
-        if isinstance(error, (requests.ConnectionError, requests.exceptions.ChunkedEncodingError)):
-            return TikTokTransientError(f"Could not reach {target} ({reason})")
-        return TikTokApiError(f"Request to {target} failed ({reason})")
-
-    @staticmethod
-    def _decode(response: requests.Response) -> JsonObject | None:
-        try:
-            body = response.json()
-        except ValueError:
-            return None
-        return body if isinstance(body, dict) else None
-
-    def _unreadable_reply_error(self, response: requests.Response, what: str) -> TikTokApiError:
-        """The error for a reply the hook cannot read: transient for 429 and 5xx, else final."""
-        message = (
-            f"{self.api_name} returned {what} (HTTP {response.status_code}): "
-            f"{body_excerpt(response)!r}"
+        return http_client.send_json(
+            self.session,
+            method,
+            url,
+            api_name=self.api_name,
+            timeout=self.timeout,
+            classify=self._classify_error,
+            params=params,
+            json=json,
+            data=data,
+            auth=auth,
         )
-        retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        if response.status_code == 429:
-            return TikTokRateLimitError(
-                message, http_status=response.status_code, retry_after=retry_after
-            )
-        if response.status_code >= 500:
-            return TikTokTransientError(
-                message, http_status=response.status_code, retry_after=retry_after
-            )
-        return TikTokApiError(message, http_status=response.status_code)
+
+    def _retrying(self, *, retry: bool = True) -> Retrying:
+        """The retry policy of every call of this hook, the image downloads included."""
+        return http_client.retrying(
+            max_attempts=self.max_retries + 1 if retry else 1,
+            max_wait=self.max_retry_wait,
+            sleep=self._sleep,
+            before_sleep=self._log_retry,
+        )
 
     def _log_retry(self, retry_state: RetryCallState) -> None:
         error = retry_state.outcome.exception() if retry_state.outcome else None
@@ -496,7 +319,30 @@ class TikTokBaseHook(BaseHook):
             retry_state.upcoming_sleep,
         )
 
+    def download_image(
+        self, url: str, *, max_bytes: int = DEFAULT_MAX_IMAGE_BYTES
+    ) -> DownloadedImage:
+        """Download an image, such as a signed avatar URL from a reply, without credentials.
 
-def _media_type(response: requests.Response) -> str:
-    """The response's media type, lower-cased and without parameters (``image/jpeg``)."""
-    return response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        The request goes through the hook's pooled session, with its timeouts, its
+        ``User-Agent`` and its retries of transient failures (429, 5xx, timeouts, resets),
+        but with none of the API's credentials: neither EnsembleData's ``token`` nor the
+        Research API's bearer token reaches the image host. The rate limit is the API's,
+        so it does not apply. The body is streamed and reading stops as soon as it passes
+        ``max_bytes``. See :mod:`~airflow_provider_tiktok.hooks.image_download`.
+
+        :param url: the ``http`` or ``https`` URL of the image.
+        :param max_bytes: the largest body accepted, after any content decoding.
+        :raises ValueError: for a URL that is not ``http(s)`` or a ``max_bytes`` below 1,
+            before the connection is read.
+        :raises TikTokApiError: for an error status, a body that is not an image or is too
+            large; :class:`TikTokTransientError` once the retries are spent.
+        """
+        image_download.check_image_request(url, max_bytes)
+        return image_download.download_image(
+            self.session,
+            url,
+            max_bytes=max_bytes,
+            timeout=self.timeout,
+            retrying=self._retrying(),
+        )

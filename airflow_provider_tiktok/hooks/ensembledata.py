@@ -7,11 +7,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlencode
 
-from airflow_provider_tiktok.compat import mask_secret
-from airflow_provider_tiktok.connection_forms import (
-    connection_form_widgets,
-    ui_field_behaviour,
-)
 from airflow_provider_tiktok.exceptions import (
     TikTokApiError,
     TikTokAuthError,
@@ -26,14 +21,14 @@ from airflow_provider_tiktok.exceptions import (
     TikTokUserPrivateError,
     TikTokUserRestrictedError,
 )
-from airflow_provider_tiktok.hooks.base import JsonObject, TikTokBaseHook, parse_retry_after
+from airflow_provider_tiktok.hooks.base import TikTokBaseHook
+from airflow_provider_tiktok.hooks.http_client import JsonObject, parse_retry_after
 from airflow_provider_tiktok.lookups import normalize_sec_uid, normalize_username
-from airflow_provider_tiktok.redaction import register_secret
 
 if TYPE_CHECKING:
     import requests
 
-    from airflow_provider_tiktok.hooks.base import RequestAuth
+    from airflow_provider_tiktok.hooks.http_client import RequestAuth
 
 _BAD_TOKEN = "EnsembleData rejected the API token: check the password of the connection"
 
@@ -111,17 +106,6 @@ class EnsembleDataHook(TikTokBaseHook):
 
     def __init__(self, ensembledata_conn_id: str = default_conn_name, **kwargs: Any) -> None:
         super().__init__(ensembledata_conn_id, **kwargs)
-        self.ensembledata_conn_id = ensembledata_conn_id
-
-    @classmethod
-    def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """Labels, placeholders and hidden fields of the connection form."""
-        return ui_field_behaviour(cls.conn_type)
-
-    @classmethod
-    def get_connection_form_widgets(cls) -> dict[str, Any]:
-        """Extra fields of the connection form, for Airflow before 3.2."""
-        return connection_form_widgets(cls.conn_type)
 
     @property
     def token(self) -> str:
@@ -132,8 +116,7 @@ class EnsembleDataHook(TikTokBaseHook):
                 f"Connection {self.conn_id!r} has no EnsembleData API token: "
                 "put the token in the connection's password"
             )
-        mask_secret(token)
-        register_secret(token)
+        self._register_secret(token)
         return token
 
     def _session_auth(self) -> RequestAuth:
@@ -187,45 +170,52 @@ class EnsembleDataHook(TikTokBaseHook):
         body, response = self.request_json("GET", path, params=params, retry=retry)
         return EnsembleDataResponse(data=body["data"], units_charged=_units_charged(response, body))
 
-    def _classify_error(self, response: requests.Response, body: JsonObject | None) -> None:
+    def _classify_error(
+        self, response: requests.Response, body: JsonObject | None
+    ) -> TikTokApiError | None:
+        """Read EnsembleData's status codes and ``detail``; see the base class's contract.
+
+        A status of its own (401, 491...) is EnsembleData's verdict even on a page that is
+        not JSON, except the per-user ones: a per-user status with an HTML page is a proxy's
+        or a wrong base URL's reply, not EnsembleData's verdict on the user, so it is left
+        to the unreadable-reply mapping like every other page that is not JSON.
+        """
         status = response.status_code
         if 200 <= status < 300:
             if body is not None and "data" not in body:
-                raise TikTokApiError(
+                return TikTokApiError(
                     "EnsembleData replied without a 'data' key", http_status=status
                 )
-            return
+            return None
         detail = _detail_text(body["detail"]) if body and "detail" in body else None
         if status == 429:
-            raise TikTokRateLimitError(
+            return TikTokRateLimitError(
                 f"EnsembleData rate limit exceeded: {detail or 'too many requests'}",
                 http_status=status,
                 api_code=str(status),
                 retry_after=parse_retry_after(response.headers.get("Retry-After")),
             )
-        if status >= 500 and body is not None:
-            raise TikTokTransientError(
+        known = _ERRORS_BY_STATUS.get(status)
+        if known is not None and (body is not None or not issubclass(known[0], TikTokUserError)):
+            error_class, meaning = known
+            if meaning == _BAD_TOKEN:
+                meaning = f"{meaning} {self.conn_id!r}"
+            message = meaning if not detail or detail == meaning else f"{meaning}: {detail}"
+            return error_class(message, http_status=status, api_code=str(status))
+        if body is None:
+            return None  # not EnsembleData's JSON: an unreadable reply
+        if status >= 500:
+            return TikTokTransientError(
                 f"EnsembleData server error: {detail or 'no detail'}",
                 http_status=status,
                 api_code=str(status),
                 retry_after=parse_retry_after(response.headers.get("Retry-After")),
             )
-        if status in _ERRORS_BY_STATUS:
-            error_class, meaning = _ERRORS_BY_STATUS[status]
-            if body is None and issubclass(error_class, TikTokUserError):
-                # A per-user status with an HTML page is a proxy's or a wrong base URL's
-                # reply, not EnsembleData's verdict on the user: report the unreadable reply.
-                return
-            if meaning == _BAD_TOKEN:
-                meaning = f"{meaning} {self.conn_id!r}"
-            message = meaning if not detail or detail == meaning else f"{meaning}: {detail}"
-            raise error_class(message, http_status=status, api_code=str(status))
-        if body is not None:
-            raise TikTokApiError(
-                f"EnsembleData error: {detail or 'no detail'}",
-                http_status=status,
-                api_code=str(status),
-            )
+        return TikTokApiError(
+            f"EnsembleData error: {detail or 'no detail'}",
+            http_status=status,
+            api_code=str(status),
+        )
 
 
 def _units_charged(response: requests.Response, body: JsonObject) -> int:

@@ -1,7 +1,7 @@
 """The HTTP session of the hooks: a pooled ``requests`` session that reads its environment once.
 
-:attr:`~airflow_provider_tiktok.hooks.base.TikTokBaseHook.session` imports this module when
-it creates the first session, so that importing the hooks does not import ``requests``.
+:func:`~airflow_provider_tiktok.hooks.http_client.new_session` imports this module when it
+creates the first session, so that importing the hooks does not import ``requests``.
 """
 
 from __future__ import annotations

@@ -8,11 +8,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow_provider_tiktok.compat import mask_secret
-from airflow_provider_tiktok.connection_forms import (
-    connection_form_widgets,
-    ui_field_behaviour,
-)
 from airflow_provider_tiktok.exceptions import (
     TikTokAccessTokenInvalidError,
     TikTokApiError,
@@ -25,9 +20,9 @@ from airflow_provider_tiktok.exceptions import (
     TikTokUserPrivateError,
     TikTokUserRestrictedError,
 )
-from airflow_provider_tiktok.hooks.base import JsonObject, TikTokBaseHook, parse_retry_after
+from airflow_provider_tiktok.hooks.base import TikTokBaseHook
+from airflow_provider_tiktok.hooks.http_client import JsonObject, parse_retry_after
 from airflow_provider_tiktok.lookups import normalize_username
-from airflow_provider_tiktok.redaction import register_secret
 
 if TYPE_CHECKING:
     import requests
@@ -158,21 +153,10 @@ class TikTokResearchHook(TikTokBaseHook):
         **kwargs: Any,
     ) -> None:
         super().__init__(tiktok_research_conn_id, **kwargs)
-        self.tiktok_research_conn_id = tiktok_research_conn_id
         self._clock = clock
         self._token: _AccessToken | None = None
         self._token_lock = threading.Lock()
         self.tokens_fetched = 0
-
-    @classmethod
-    def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """Labels, placeholders and hidden fields of the connection form."""
-        return ui_field_behaviour(cls.conn_type)
-
-    @classmethod
-    def get_connection_form_widgets(cls) -> dict[str, Any]:
-        """Extra fields of the connection form, for Airflow before 3.2."""
-        return connection_form_widgets(cls.conn_type)
 
     def _client_credentials(self) -> tuple[str, str]:
         client_key = (self.connection.login or "").strip()
@@ -182,8 +166,7 @@ class TikTokResearchHook(TikTokBaseHook):
                 f"Connection {self.conn_id!r} needs the Research API client key in its login "
                 "and the client secret in its password"
             )
-        mask_secret(client_secret)
-        register_secret(client_secret)
+        self._register_secret(client_secret)
         return client_key, client_secret
 
     def get_access_token(self) -> str:
@@ -213,8 +196,7 @@ class TikTokResearchHook(TikTokBaseHook):
         token = body.get("access_token")
         if not isinstance(token, str) or not token:
             raise TikTokAuthError("TikTok's token endpoint replied without an access_token")
-        mask_secret(token)
-        register_secret(token)
+        self._register_secret(token)
         self.tokens_fetched += 1
         try:
             lifetime = float(body.get("expires_in", 0))
@@ -272,41 +254,47 @@ class TikTokResearchHook(TikTokBaseHook):
             return False, str(error)
         return True, "Connection to the TikTok Research API works (access token obtained)"
 
-    def _classify_error(self, response: requests.Response, body: JsonObject | None) -> None:
+    def _classify_error(
+        self, response: requests.Response, body: JsonObject | None
+    ) -> TikTokApiError | None:
+        """Read the API's ``error`` block and the token endpoint's OAuth errors.
+
+        See the base class for the contract. A body that is not JSON carries no verdict of
+        TikTok's, so it gets ``None``: the unreadable-reply mapping decides from its status.
+        """
         status = response.status_code
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         if body is None:
-            return
+            return None
         oauth_error = body.get("error")
         if isinstance(oauth_error, str) and oauth_error.strip():
-            self._classify_oauth_error(status, body, retry_after)
-            return
+            return self._oauth_error(status, body, retry_after)
         error = _error_block(body)
         code = str(error.get("code") or ("ok" if status < 400 else ""))
         message = str(error.get("message") or "")
         log_id = error.get("log_id")
         if code == "ok" and status < 400:
-            return
+            return None
         details: dict[str, Any] = {"http_status": status, "api_code": code, "log_id": log_id}
         if code == "access_token_invalid" or (status == 401 and code not in _SCOPE_CODES):
-            raise TikTokAccessTokenInvalidError(
+            return TikTokAccessTokenInvalidError(
                 f"The TikTok Research API rejected the access token: {message or 'no detail'}",
                 **details,
             )
         if code in _SCOPE_CODES:
-            raise TikTokAuthError(
+            return TikTokAuthError(
                 f"The research application is not authorized for this API ({code}): "
                 f"{message or 'no detail'}. Ask TikTok to approve the research.user.info scope",
                 **details,
             )
         if code == "rate_limit_exceeded" or status == 429:
-            raise TikTokRateLimitError(
+            return TikTokRateLimitError(
                 f"TikTok Research API rate limit exceeded: {message or 'no detail'}",
                 retry_after=retry_after,
                 **details,
             )
         if code == "internal_error" or status >= 500:
-            raise TikTokTransientError(
+            return TikTokTransientError(
                 f"TikTok Research API server error: {message or 'no detail'}",
                 retry_after=retry_after,
                 **details,
@@ -315,15 +303,16 @@ class TikTokResearchHook(TikTokBaseHook):
             lowered = message.lower()
             for fragment, error_class in _PER_USER_MESSAGES:
                 if fragment in lowered:
-                    raise error_class(message, **details)
-            raise TikTokCallerError(
+                    return error_class(message, **details)
+            return TikTokCallerError(
                 f"The TikTok Research API rejected the request parameters: {message}", **details
             )
-        raise TikTokApiError(f"TikTok Research API error: {message or 'no detail'}", **details)
+        return TikTokApiError(f"TikTok Research API error: {message or 'no detail'}", **details)
 
-    def _classify_oauth_error(
+    def _oauth_error(
         self, status: int, body: JsonObject, retry_after: float | None
-    ) -> None:
+    ) -> TikTokApiError:
+        """The error of an OAuth error reply from the token endpoint."""
         code = str(body.get("error"))
         description = str(body.get("error_description") or "no detail")
         details: dict[str, Any] = {
@@ -332,13 +321,13 @@ class TikTokResearchHook(TikTokBaseHook):
             "log_id": body.get("log_id"),
         }
         if code in _OAUTH_TRANSIENT_ERRORS or status >= 500:
-            raise TikTokTransientError(
+            return TikTokTransientError(
                 f"TikTok's token endpoint is unavailable ({code}): {description}",
                 retry_after=retry_after,
                 **details,
             )
         if status == 429:
-            raise TikTokRateLimitError(
+            return TikTokRateLimitError(
                 f"TikTok's token endpoint rate limit exceeded: {description}",
                 retry_after=retry_after,
                 **details,
@@ -349,7 +338,7 @@ class TikTokResearchHook(TikTokBaseHook):
             if code in _OAUTH_CREDENTIAL_ERRORS
             else ""
         )
-        raise TikTokAuthError(
+        return TikTokAuthError(
             f"TikTok refused an access token ({code}: {description}){hint}", **details
         )
 

@@ -22,8 +22,9 @@ from airflow_provider_tiktok.exceptions import (
     TikTokRateLimitError,
     TikTokTransientError,
 )
-from airflow_provider_tiktok.hooks.base import DEFAULT_MAX_IMAGE_BYTES, TikTokBaseHook
+from airflow_provider_tiktok.hooks.base import TikTokBaseHook
 from airflow_provider_tiktok.hooks.ensembledata import EnsembleDataHook
+from airflow_provider_tiktok.hooks.image_download import DEFAULT_MAX_IMAGE_BYTES
 from airflow_provider_tiktok.hooks.research import TikTokResearchHook
 from airflow_provider_tiktok.testing import StandInServer
 from airflow_provider_tiktok.testing.stand_in.images import AVATAR_JPEG
@@ -274,3 +275,12 @@ def test_only_http_urls_are_downloaded(hook: TikTokBaseHook, url: str) -> None:
 def test_max_bytes_must_be_a_positive_whole_number(hook: TikTokBaseHook, max_bytes: Any) -> None:
     with pytest.raises(ValueError, match="max_bytes must be"):
         hook.download_image("http://127.0.0.1:9/a.jpg", max_bytes=max_bytes)
+
+
+def test_a_wrong_argument_is_reported_before_the_connection_is_read() -> None:
+    hook = EnsembleDataHook("no_such_connection")
+
+    with pytest.raises(ValueError, match="Not an http"):
+        hook.download_image("ftp://host/a.jpg")
+    with pytest.raises(ValueError, match="max_bytes must be"):
+        hook.download_image("https://host/a.jpg", max_bytes=0)

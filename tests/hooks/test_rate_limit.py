@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from airflow_provider_tiktok.rate_limit import RateLimiter
+from airflow_provider_tiktok.hooks.rate_limit import RateLimiter
 
 
 class FakeTime:

@@ -1,10 +1,11 @@
-"""The Airflow UI connection forms of both connection types, declared once.
+"""The Airflow UI connection forms of both hooks' connection types, declared once.
 
 Airflow 3.2 and later read the forms from the provider info (``conn-fields`` and
 ``ui-field-behaviour``); older Airflow asks the hooks (``get_connection_form_widgets`` and
 ``get_ui_field_behaviour``). Both are derived from :data:`CONNECTION_TYPES` below, so they
-cannot drift apart. This module imports nothing heavy: the provider info is read without
-importing any hook.
+cannot drift apart. The forms describe the hooks' connections, so they live beside the
+hooks; this module imports nothing, so the provider info is still read without importing any
+hook.
 """
 
 from __future__ import annotations

@@ -1,8 +1,11 @@
-"""The HTTP behaviour both hooks share: retries, backoff, Retry-After, timeouts, pool, bodies."""
+"""The HTTP client both hooks share: retries, backoff, Retry-After, timeouts, pool, bodies."""
 
 from __future__ import annotations
 
+import json
 import pickle
+import subprocess
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -22,8 +25,13 @@ from airflow_provider_tiktok.exceptions import (
     TikTokTransientError,
     TikTokUserError,
 )
-from airflow_provider_tiktok.hooks.base import BACKOFF_MAX
 from airflow_provider_tiktok.hooks.ensembledata import EnsembleDataHook
+from airflow_provider_tiktok.hooks.http_client import (
+    BACKOFF_MAX,
+    error_for_status,
+    new_session,
+    send_json,
+)
 from airflow_provider_tiktok.hooks.research import TikTokResearchHook
 
 ED_TOKEN = "ed-token-http-behaviour-7c1d2e3f4a5b"
@@ -743,3 +751,143 @@ def test_retry_after_survives_pickling_of_a_transient_error() -> None:
         7.0,
     )
     assert str(copy) == str(error)
+
+
+# The client's building blocks, on their own
+
+
+@pytest.mark.parametrize(
+    ("status", "error_class"),
+    [
+        (429, TikTokRateLimitError),
+        (500, TikTokTransientError),
+        (503, TikTokTransientError),
+        (599, TikTokTransientError),
+    ],
+)
+def test_error_for_status_makes_429_and_5xx_transient_with_their_retry_after(
+    status: int, error_class: type[TikTokTransientError]
+) -> None:
+    error = error_for_status(status, "the host is unavailable", retry_after=7.0)
+
+    assert type(error) is error_class
+    assert isinstance(error, TikTokTransientError)
+    assert (error.message, error.http_status, error.retry_after) == (
+        "the host is unavailable",
+        status,
+        7.0,
+    )
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 418, 499])
+def test_error_for_status_makes_any_other_status_final(status: int) -> None:
+    error = error_for_status(status, "refused", retry_after=7.0)
+
+    assert type(error) is TikTokApiError
+    assert (error.message, error.http_status) == ("refused", status)
+
+
+def send_with(
+    requests_mock: rm.Mocker,
+    classify: Callable[[requests.Response, dict[str, Any] | None], TikTokApiError | None],
+    **reply: Any,
+) -> tuple[dict[str, Any], requests.Response]:
+    requests_mock.get(ED_USER_INFO, **reply)
+    session = new_session(1, None)
+    try:
+        return send_json(
+            session, "GET", ED_USER_INFO, api_name="Some API", timeout=(1, 2), classify=classify
+        )
+    finally:
+        session.close()
+
+
+def test_send_json_raises_the_error_the_api_classifies_and_nothing_else(
+    requests_mock: rm.Mocker,
+) -> None:
+    seen: list[tuple[int, dict[str, Any] | None]] = []
+
+    def classify(response: requests.Response, body: dict[str, Any] | None) -> TikTokApiError:
+        seen.append((response.status_code, body))
+        return TikTokAuthError("bad credential", http_status=response.status_code)
+
+    with pytest.raises(TikTokAuthError, match="bad credential"):
+        send_with(requests_mock, classify, status_code=200, json={"data": 1})
+    assert seen == [(200, {"data": 1})]
+
+
+def test_send_json_returns_a_json_body_the_api_reports_no_error_for(
+    requests_mock: rm.Mocker,
+) -> None:
+    body, response = send_with(
+        requests_mock, lambda response, body: None, status_code=200, json={"data": 1}
+    )
+
+    assert body == {"data": 1}
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("status", "error_class"),
+    [
+        (200, TikTokApiError),
+        (404, TikTokApiError),
+        (429, TikTokRateLimitError),
+        (502, TikTokTransientError),
+    ],
+)
+def test_send_json_maps_an_unclassified_body_that_is_not_json_by_its_status(
+    requests_mock: rm.Mocker, status: int, error_class: type[TikTokApiError]
+) -> None:
+    seen: list[dict[str, Any] | None] = []
+
+    def classify(response: requests.Response, body: dict[str, Any] | None) -> None:
+        seen.append(body)
+
+    with pytest.raises(TikTokApiError) as info:
+        send_with(
+            requests_mock,
+            classify,
+            status_code=status,
+            text="<html>proxy page</html>",
+            headers={"Retry-After": "3"},
+        )
+
+    assert seen == [None]
+    assert type(info.value) is error_class
+    assert f"Some API returned a body that is not JSON (HTTP {status})" in str(info.value)
+    assert "proxy page" in str(info.value)
+    if isinstance(info.value, TikTokTransientError):
+        assert info.value.retry_after == 3.0
+
+
+def test_the_urllib3_log_filter_is_installed_once_with_the_first_session() -> None:
+    # In a fresh interpreter: this test process installed the filter long ago.
+    script = """
+import json, logging
+from airflow_provider_tiktok.hooks import http_client
+from airflow_provider_tiktok.redaction import RedactingFilter
+
+def filters():
+    names = ["urllib3.connectionpool", "urllib3.connection", "urllib3.poolmanager",
+             "urllib3.util.retry"]
+    return [
+        sum(isinstance(f, RedactingFilter) for f in logging.getLogger(name).filters)
+        for name in names
+    ]
+
+counts = [filters()]
+http_client.new_session(1, None)
+counts.append(filters())
+http_client.new_session(1, None)
+counts.append(filters())
+print(json.dumps(counts))
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
+    )
+
+    before, first, second = json.loads(result.stdout.strip().splitlines()[-1])
+    assert before == [0, 0, 0, 0]  # importing the client changes no logging
+    assert first == [1, 1, 1, 1]  # in place before the session can send anything
+    assert second == first  # once per process

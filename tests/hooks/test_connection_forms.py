@@ -13,8 +13,8 @@ import jsonschema
 import pytest
 
 from airflow_provider_tiktok.compat import BaseHook
-from airflow_provider_tiktok.connection_forms import CONNECTION_TYPES
 from airflow_provider_tiktok.get_provider_info import get_provider_info
+from airflow_provider_tiktok.hooks.connection_forms import CONNECTION_TYPES
 from airflow_provider_tiktok.hooks.ensembledata import EnsembleDataHook
 from airflow_provider_tiktok.hooks.research import TikTokResearchHook
 
@@ -76,6 +76,14 @@ def test_the_conn_name_attr_is_the_constructor_argument_and_defaults_to_the_defa
     assert parameter.default == hook_class.default_conn_name
     hook = hook_class(**{hook_class.conn_name_attr: "some_conn"})
     assert getattr(hook, hook_class.conn_name_attr) == "some_conn"
+    assert hook.conn_id == "some_conn"  # the same value, stored once
+
+
+@pytest.mark.parametrize("hook_class", HOOKS, ids=lambda hook: hook.__name__)
+def test_each_hook_class_holds_the_form_methods_itself(hook_class: type[BaseHook]) -> None:
+    # Airflow before 3.2 looks for them in the hook class's own __dict__, never inherited.
+    for name in ("get_connection_form_widgets", "get_ui_field_behaviour"):
+        assert name in hook_class.__dict__
 
 
 @pytest.mark.parametrize("hook_class", HOOKS, ids=lambda hook: hook.__name__)
