@@ -18,7 +18,9 @@ What it does, all on ``127.0.0.1`` and in a temporary ``AIRFLOW_HOME`` that it r
    port (the UI sends port 0); the script photographs that, gives both connections a port
    through the REST API (the README's workaround; the hooks ignore the port), tests again
    and photographs the success;
-5. stops every process it started, the browser included.
+5. runs a one-user DAG with ``airflow dags test`` and photographs its task instance's Details
+   tab, where the "TikTok profile" extra link sits;
+6. stops every process it started, the browser included.
 
 Run it with ``make screenshots`` (or ``.venv/bin/python docs/screenshots.py``). The PNGs
 are written to ``docs/`` unless ``--out`` says otherwise. It exits non-zero, naming the
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import os
 import secrets
@@ -40,6 +43,7 @@ import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -60,6 +64,27 @@ FORM_SHOTS = {
 }
 BAD_REQUEST_SHOT = "connection-test-bad-request.png"
 SUCCESS_SHOT = "connection-test-success.png"
+EXTRA_LINK_SHOT = "task-details-extra-link.png"
+
+# A task that fetches exactly one user, so that it offers the "TikTok profile" extra link.
+LINK_DAG_ID = "tiktok_profile_link"
+LINK_TASK_ID = "fetch_one_user"
+LINK_USERNAME = "khaby.lame"
+LINK_DAG = f"""
+import datetime as dt
+
+from airflow.sdk import DAG
+
+from airflow_provider_tiktok.operators.user_info import EnsembleDataUserInfoOperator
+
+with DAG(
+    dag_id="{LINK_DAG_ID}",
+    schedule=None,
+    start_date=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc),
+    catchup=False,
+):
+    EnsembleDataUserInfoOperator(task_id="{LINK_TASK_ID}", usernames="@{LINK_USERNAME}")
+"""
 
 
 def ensure_tools() -> None:
@@ -151,15 +176,28 @@ def api_server_answers(base_url: str) -> bool:
         return False
 
 
+@dataclasses.dataclass(frozen=True)
+class Deployment:
+    """The throwaway Airflow: its UI's URL, the stand-in's ready file, the shared environment."""
+
+    base_url: str
+    stand_in: dict[str, Any]
+    env: dict[str, str]
+
+
 @contextlib.contextmanager
-def airflow_with_stand_in(workdir: Path) -> Iterator[tuple[str, dict[str, Any]]]:
-    """A throwaway api-server and stand-in; yields the UI's URL and the stand-in's details."""
+def airflow_with_stand_in(workdir: Path) -> Iterator[Deployment]:
+    """A throwaway api-server and stand-in, with the one-user DAG in its DAGs folder."""
     home = workdir / "airflow-home"
     home.mkdir()
+    dags = workdir / "dags"
+    dags.mkdir()
+    (dags / f"{LINK_DAG_ID}.py").write_text(LINK_DAG)
     env = {
         **os.environ,
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
         "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
         "AIRFLOW__CORE__AUTH_MANAGER": (
             "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
@@ -222,7 +260,7 @@ def airflow_with_stand_in(workdir: Path) -> Iterator[tuple[str, dict[str, Any]]]
         except RuntimeError:
             print(processes.log_tail("api-server"), file=sys.stderr)
             raise
-        yield base_url, stand_in
+        yield Deployment(base_url, stand_in, env)
     finally:
         processes.stop_all()
 
@@ -334,6 +372,34 @@ class ConnectionsPage:
         return text
 
 
+def photograph_the_extra_link(driver: Any, airflow: Deployment, screenshot: Path) -> None:
+    """Run the one-user DAG, open its task instance's Details tab, check the link, photograph."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    print(f"airflow dags test {LINK_DAG_ID}", flush=True)
+    subprocess.run(
+        [sys.executable, "-m", "airflow", "dags", "test", LINK_DAG_ID],
+        env=airflow.env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        timeout=STARTUP_TIMEOUT,
+    )
+    runs = http_json("GET", f"{airflow.base_url}/api/v2/dags/{LINK_DAG_ID}/dagRuns")
+    [run] = runs["dag_runs"]
+    expect("the one-user DAG run", run["state"], "success")
+    run_id = urllib.parse.quote(run["dag_run_id"], safe="")
+    driver.get(f"{airflow.base_url}/dags/{LINK_DAG_ID}/runs/{run_id}/tasks/{LINK_TASK_ID}/details")
+    link = WebDriverWait(driver, UI_TIMEOUT).until(
+        ec.visibility_of_element_located((By.XPATH, "//a[normalize-space()='TikTok profile']"))
+    )
+    expect("the Details tab's extra link", link.get_attribute("href") or "", f"/@{LINK_USERNAME}")
+    time.sleep(0.5)  # let the details table finish rendering before the picture
+    driver.save_screenshot(str(screenshot))
+
+
 def expect(step: str, text: str, wanted: str) -> None:
     if wanted not in text:
         raise RuntimeError(f"{step}: expected {wanted!r} in the UI, got {text!r}")
@@ -344,11 +410,12 @@ def take_screenshots(out: Path) -> list[Path]:
     """Every screenshot of the README, into ``out``; returns their paths."""
     with (
         tempfile.TemporaryDirectory(prefix="tiktok-screenshots-") as tmp,
-        airflow_with_stand_in(Path(tmp)) as (base_url, stand_in),
+        airflow_with_stand_in(Path(tmp)) as airflow,
     ):
+        base_url = airflow.base_url
         connections = {
             name.removeprefix("AIRFLOW_CONN_").lower(): json.loads(value)
-            for name, value in stand_in["env"].items()
+            for name, value in airflow.stand_in["env"].items()
         }
         fields = {
             conn_id: {
@@ -381,9 +448,12 @@ def take_screenshots(out: Path) -> list[Path]:
             text = page.test_from_the_row("ensembledata_default")
             expect(f"Test with port {WORKAROUND_PORT}", text, "Test Connection Successful")
             driver.save_screenshot(str(out / SUCCESS_SHOT))
+        with headless_chromium(height=640) as driver:
+            photograph_the_extra_link(driver, airflow, out / EXTRA_LINK_SHOT)
     shots = [out / name for _, name in FORM_SHOTS.values()] + [
         out / BAD_REQUEST_SHOT,
         out / SUCCESS_SHOT,
+        out / EXTRA_LINK_SHOT,
     ]
     for shot in shots:
         size = shot.stat().st_size
