@@ -2,6 +2,7 @@
 #   make test   lint, type-check and run every test (installs what it needs)
 #   make demo   run the snapshot DAG against the local stand-in into SQLite
 #   make bench  run the benchmarks and check their targets
+#   make screenshots  retake the README's screenshots of the Airflow UI (docs/*.png)
 
 PYTHON ?= python3
 NEWEST_AIRFLOW := 3.3.2
@@ -10,9 +11,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CONSTRAINTS := constraints/airflow-$(AIRFLOW_VERSION).txt
 INSTALLED := $(VENV)/.installed-airflow-$(AIRFLOW_VERSION)
-SOURCES := airflow_provider_tiktok tests example_dags benchmarks
+SOURCES := airflow_provider_tiktok tests example_dags benchmarks docs
 
-.PHONY: install test lint typecheck pytest postgres-server demo bench clean
+.PHONY: install test lint typecheck pytest postgres-server demo bench screenshots clean
 
 install: $(INSTALLED)
 
@@ -56,6 +57,11 @@ demo: install
 # call) and a throwaway PostgreSQL; prints a Markdown table, exits non-zero if a target is missed.
 bench: install postgres-server
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+
+# A throwaway api-server and the stand-in on 127.0.0.1, driven by Debian's headless Chromium
+# (installed with selenium when missing); writes the PNGs the README shows into docs/.
+screenshots: install
+	$(BIN)/python docs/screenshots.py --out docs
 
 clean:
 	rm -rf .venv .venv-* .demo .pytest_cache .mypy_cache .ruff_cache *.egg-info
