@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_tiktok.compat import BaseHook
-from airflow_provider_tiktok.connection_forms import CONNECTION_TYPES
+from airflow_provider_tiktok.hooks.connection_forms import CONNECTION_TYPES
 from airflow_provider_tiktok.hooks.ensembledata import EnsembleDataHook
 from airflow_provider_tiktok.hooks.research import TikTokResearchHook
 from tests.dag_runs import AIRFLOW_3, migrate_metadata_db
