@@ -324,10 +324,11 @@ def _load(conn_id: str, records: list[Any]) -> dict[str, float]:
 
 def _bare_copy(hook: Any, rows: list[tuple[Any, ...]]) -> float:
     """Rows/s of one COPY of the rows, encoded beforehand: what the server alone allows."""
-    from airflow_provider_tiktok.warehouse import COLUMNS, SnapshotTable, _CopyTextReader
+    from airflow_provider_tiktok.warehouse import COLUMNS, SnapshotTable
+    from airflow_provider_tiktok.warehouse.copy_text import CopyTextReader
 
     SnapshotTable(hook, "bench_bare_copy").create()
-    data = _CopyTextReader(rows).read().encode()
+    data = CopyTextReader(rows).read().encode()
     statement = f"COPY bench_bare_copy ({', '.join(COLUMNS)}) FROM STDIN"
     connection = hook.get_conn()
     try:
