@@ -108,6 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     compileall.compile_dir(Path(airflow_provider_tiktok.__file__).parent, quiet=1)
 
     started = time.monotonic()
+    load_before = _load_average()
     figures: list[Figure] = []
     stand_in = StandInProcess(latency=LATENCY).start()
     os.environ.update(stand_in.env)
@@ -121,7 +122,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         shutil.rmtree(workdir, ignore_errors=True)
 
     print(_machine())
-    print(f"Command: make bench; took {time.monotonic() - started:.0f} s.\n")
+    print(
+        f"Command: make bench; took {time.monotonic() - started:.0f} s; load average "
+        f"{load_before} at the start, {_load_average()} at the end.\n"
+    )
     print(markdown_table(figures))
     failures = missed(figures)
     print()
@@ -632,6 +636,11 @@ _PHASE_RUNNERS: dict[str, Callable[[StandInProcess, Path], list[Figure]]] = {
     "memory": memory_figures,
     "import": import_figures,
 }
+
+
+def _load_average() -> str:
+    """The 1-minute load average: how much else the machine was doing."""
+    return f"{os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else "unknown"
 
 
 def _machine() -> str:

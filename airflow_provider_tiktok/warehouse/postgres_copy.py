@@ -111,8 +111,9 @@ class PostgresCopyWriter(SnapshotWriter):
                 values = ", ".join("%s::jsonb" if column == "raw" else "%s" for column in COLUMNS)
                 cursor.executemany(self.on_conflict_sql(f"VALUES ({values})", "EXCLUDED"), rows)
             elif self._expects_existing_keys:
-                rows = [self.row(user, snapshot_date) for user in users]
-                self._upsert_through_staging(connection, cursor, rows)
+                # Converted as COPY streams them, as on the way straight in.
+                converted = (self.row(user, snapshot_date) for user in users)
+                self._upsert_through_staging(connection, cursor, converted)
             else:
                 self._copy_or_upsert(connection, cursor, users, snapshot_date)
         finally:
@@ -148,7 +149,7 @@ class PostgresCopyWriter(SnapshotWriter):
         self._upsert_through_staging(connection, cursor, rows)
 
     def _upsert_through_staging(
-        self, connection: Any, cursor: Any, rows: list[tuple[Any, ...]]
+        self, connection: Any, cursor: Any, rows: Iterable[tuple[Any, ...]]
     ) -> None:
         """``COPY`` into the session's staging table, then one ``INSERT ... ON CONFLICT``."""
         if self._staging_connection is not connection:
