@@ -108,7 +108,8 @@ class PostgresCopyWriter(SnapshotWriter):
         try:
             if not _can_copy(cursor):
                 rows = [self.row(user, snapshot_date) for user in users]
-                values = ", ".join("%s::jsonb" if column == "raw" else "%s" for column in COLUMNS)
+                p = self.placeholder
+                values = ", ".join(f"{p}::jsonb" if column == "raw" else p for column in COLUMNS)
                 cursor.executemany(self.on_conflict_sql(f"VALUES ({values})", "EXCLUDED"), rows)
             elif self._expects_existing_keys:
                 # Converted as COPY streams them, as on the way straight in.
