@@ -8,7 +8,6 @@ one :class:`SnapshotProgress`: what a deferral hands over, and the summary the t
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime as dt
 from collections import Counter
@@ -316,7 +315,7 @@ class TikTokUserInfoToSqlOperator(TikTokFetchOperator):
         lookups = build_lookups(self.usernames, self.sec_uids)
         self.source_options()  # the rendered fields are checked before the table is touched
         hook = resolve_sql_hook(self.sql_conn_id)
-        with contextlib.closing(SnapshotTable(hook, self.table, self.schema)) as table:
+        with SnapshotTable(hook, self.table, self.schema) as table:
             self._prepare(table)
             snapshot = (
                 SnapshotProgress.from_dict(progress)
