@@ -134,13 +134,17 @@ def test_a_sec_uid_that_is_not_a_string_is_refused(supplied: Any) -> None:
         (["a", "b"], ["a", "b"]),
         (("a", "b"), ["a", "b"]),
         ({"a"}, ["a"]),
-        ((name for name in ("a", "b")), ["a", "b"]),
     ],
 )
 def test_as_list_accepts_one_string_or_an_iterable_of_strings(
     value: str | Iterable[str] | None, expected: list[str]
 ) -> None:
     assert as_list(value, name="usernames") == expected
+
+
+def test_as_list_accepts_a_generator_of_strings() -> None:
+    # Made in the test, not in a parametrize list: a generator can be consumed only once.
+    assert as_list((name for name in ("a", "b")), name="usernames") == ["a", "b"]
 
 
 @pytest.mark.parametrize("value", [b"someuser", {"a": 1}, 42])

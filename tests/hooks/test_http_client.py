@@ -306,6 +306,31 @@ def test_a_retry_after_beyond_max_retry_wait_gives_up_at_once(
     assert sleeps == []
 
 
+@pytest.mark.parametrize(
+    ("retry_after", "slept"),
+    [("299", [299.0]), ("300", [300.0]), ("301", [])],
+    ids=["just-under", "at", "just-over"],
+)
+def test_the_default_wait_budget_is_five_minutes_of_retry_after(
+    make_ed_hook: Callable[..., EnsembleDataHook],
+    requests_mock: rm.Mocker,
+    sleeps: list[float],
+    retry_after: str,
+    slept: list[float],
+) -> None:
+    requests_mock.get(ED_USER_INFO, [ed_error(429, headers={"Retry-After": retry_after}), ED_OK])
+    hook = make_ed_hook()  # no max_retry_wait: the default budget
+
+    if slept:  # waited once, then the second attempt succeeds
+        hook.user_info_from_username("someuser")
+    else:  # waiting would pass the budget: given up at once, without sleeping
+        with pytest.raises(TikTokRateLimitError):
+            hook.user_info_from_username("someuser")
+
+    assert sleeps == slept
+    assert requests_mock.call_count == 1 + len(slept)
+
+
 @pytest.mark.parametrize("max_retries", [0, 1, 3])
 def test_attempts_are_bounded_by_max_retries(
     make_ed_hook: Callable[..., EnsembleDataHook],
