@@ -151,3 +151,59 @@ def test_as_list_accepts_a_generator_of_strings() -> None:
 def test_as_list_refuses_other_values_naming_the_argument(value: Any) -> None:
     with pytest.raises(ValueError, match="usernames must be a string or a list of strings"):
         as_list(value, name="usernames")
+
+
+@pytest.mark.parametrize(
+    ("supplied", "expected"),
+    [
+        ("https://www.tiktok.com/@a", "a"),  # the shortest username a URL can carry
+        ("https://www.tiktok.com/@maX/", "maX"),  # only slashes are trimmed from the path
+        ("https://www.tiktok.com/@someuser/video/1/", "someuser"),
+    ],
+)
+def test_the_username_is_the_first_segment_of_a_profile_urls_path(
+    supplied: str, expected: str
+) -> None:
+    assert normalize_username(supplied) == expected
+
+
+@pytest.mark.parametrize("scheme", ["http", "https", "HTTP"])
+def test_any_web_url_is_read_as_a_profile_url_and_refused_when_not_tiktoks(scheme: str) -> None:
+    with pytest.raises(ValueError, match=r"not a tiktok\.com URL"):
+        normalize_username(f"{scheme}://example.com/@someuser")
+
+
+def test_the_message_says_which_characters_a_username_may_have() -> None:
+    with pytest.raises(ValueError) as info:
+        normalize_username("some user")
+
+    assert str(info.value) == (
+        "Invalid TikTok username 'some user': only letters, digits, '_' and '.' are allowed"
+    )
+
+
+@pytest.mark.parametrize(
+    ("length", "shown"),
+    [(78, None), (79, "'" + "x" * 76 + "..."), (200, "'" + "x" * 76 + "...")],
+    ids=["80-chars-whole", "81-chars-shortened", "long-shortened"],
+)
+def test_a_value_is_shown_whole_up_to_80_characters_then_cut_to_77_and_dots(
+    length: int, shown: str | None
+) -> None:
+    value = "x" * length  # its repr has two quotes more
+    with pytest.raises(ValueError) as info:
+        normalize_username(value)
+
+    message = str(info.value)
+    assert message.startswith(f"Invalid TikTok username {shown or repr(value)}: ")
+
+
+@pytest.mark.parametrize("call", [normalize_sec_uid, normalize_username])
+def test_a_value_that_is_not_a_string_is_named_in_the_message(call: Any) -> None:
+    with pytest.raises(ValueError, match=r"must be a string, got \[12345\]$"):
+        call([12345])
+
+
+def test_as_list_names_the_value_it_refuses() -> None:
+    with pytest.raises(ValueError, match=r"got b'someuser'$"):
+        as_list(b"someuser", name="usernames")

@@ -29,6 +29,7 @@ from airflow_provider_tiktok.hooks.ensembledata import EnsembleDataHook
 from airflow_provider_tiktok.hooks.http_client import (
     BACKOFF_MAX,
     error_for_status,
+    is_transient_status,
     new_session,
     send_json,
 )
@@ -209,6 +210,8 @@ def test_backoff_doubles_with_jitter_for_every_retry(
     assert len(sleeps) == 5
     assert_exponential_backoff(sleeps)
     assert any(slept != 2.0**index for index, slept in enumerate(sleeps)), "no jitter"
+    jitters = {slept - min(BACKOFF_MAX, 2.0**index) for index, slept in enumerate(sleeps)}
+    assert len(jitters) > 1, "the jitter is the same every time"
 
 
 def test_backoff_is_capped(
@@ -592,6 +595,33 @@ def test_a_long_html_body_is_shortened_in_the_error(
 
     assert len(str(info.value)) < 400
     assert "..." in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("body", "excerpt"),
+    [("x" * 200, "x" * 200), ("x" * 201, "x" * 200 + "..."), (" a \n\t b ", "a b")],
+    ids=["200-chars-whole", "201-chars-cut", "whitespace-collapsed"],
+)
+def test_the_body_excerpt_keeps_200_characters_on_one_line(
+    make_ed_hook: Callable[..., EnsembleDataHook],
+    requests_mock: rm.Mocker,
+    body: str,
+    excerpt: str,
+) -> None:
+    requests_mock.get(ED_USER_INFO, status_code=502, text=body)
+
+    with pytest.raises(TikTokTransientError) as info:
+        make_ed_hook(max_retries=0).user_info_from_username("someuser")
+
+    assert f"(HTTP 502): {excerpt!r} (HTTP 502)" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("status", "transient"),
+    [(428, False), (429, True), (430, False), (499, False), (500, True), (504, True)],
+)
+def test_only_429_and_5xx_statuses_are_transient(status: int, transient: bool) -> None:
+    assert is_transient_status(status) is transient
 
 
 def test_research_html_body_on_a_client_error_is_a_clear_error(
