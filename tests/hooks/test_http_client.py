@@ -34,6 +34,7 @@ from airflow_provider_tiktok.hooks.http_client import (
     send_json,
 )
 from airflow_provider_tiktok.hooks.research import TikTokResearchHook
+from tests.frozen_time import FrozenTime
 
 ED_TOKEN = "ed-token-http-behaviour-7c1d2e3f4a5b"
 ED_BASE = "http://mock.local/apis"
@@ -778,19 +779,19 @@ def test_close_releases_the_session_and_the_next_call_opens_a_new_one(
 def test_the_client_side_rate_limit_spaces_calls(
     make_ed_hook: Callable[..., EnsembleDataHook],
     requests_mock: rm.Mocker,
-    sleeps: list[float],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    frozen = FrozenTime.install(monkeypatch)
     requests_mock.get(ED_USER_INFO, **ED_OK)
     hook = make_ed_hook(max_requests_per_second=2)
 
     for name in ("one", "two", "three"):
         hook.user_info_from_username(name)
 
-    # The first call starts at once; the next ones get the slots 0.5 s and 1 s later (the
-    # injected sleep does not advance the real clock, so the waits add up).
-    assert len(sleeps) == 2
-    assert 0.25 < sleeps[0] <= 0.5
-    assert 0.75 < sleeps[1] <= 1.0
+    # The first call starts at once; the next ones get the slots 0.5 s and 1 s later.
+    assert frozen.sleeps == [0.5, 1.0]
+    assert [limiter.requests_per_second for limiter in frozen.limiters] == [2]
+    assert requests_mock.call_count == 3
 
 
 def test_retry_after_survives_pickling_of_a_transient_error() -> None:

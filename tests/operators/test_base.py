@@ -2,9 +2,9 @@
 
 The deferral runs end to end against the stand-in over real HTTP: the task defers, Airflow's
 ``DateTimeTrigger`` fires with the clock injected, and the task resumes. The pool and rate-limit
-checks run the operators against the stand-in on 127.0.0.1; the rate-limit checks are lower
-bounds on elapsed time, which a slow machine only makes easier to meet; the speed targets
-themselves are checked by ``make bench``, never here.
+checks run the operators against the stand-in on 127.0.0.1; the rate limit runs on a frozen
+clock, its waits recorded, so no check depends on elapsed time; the speed targets themselves
+are checked by ``make bench``, never here.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import importlib
 import json
 import logging
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -47,6 +46,7 @@ from airflow_provider_tiktok.testing import StandInServer
 from airflow_provider_tiktok.transfers.tiktok_to_sql import TikTokUserInfoToSqlOperator
 from airflow_provider_tiktok.warehouse import resolve_sql_hook
 from tests.dag_runs import AIRFLOW_3
+from tests.frozen_time import FrozenTime
 
 NAMES = ["ana", "ben", "cleo", "dev", "eli"]
 
@@ -354,19 +354,20 @@ def test_every_operator_shares_one_rate_limit_between_its_workers(
         "AIRFLOW_CONN_RATE_LIMITED_WAREHOUSE",
         json.dumps({"conn_type": "sqlite", "host": str(tmp_path / "warehouse.db")}),
     )
+    frozen = FrozenTime.install(monkeypatch)
     rate, users = 40.0, 21
     operator = _operator(kind, [f"user{i}" for i in range(users)], rate, tmp_path)
 
-    started = time.time()
     operator.execute(context)
 
     path = "/tt/user/info" if kind != "tiktok_research" else "/v2/research/user/info/"
-    arrivals = sorted(call.timestamp for call in tiktok_stand_in.request_log.requests_for(path))
-    assert len(arrivals) == users
-    # At most `rate` calls start per second across all 8 workers, so the last one cannot
-    # start before (users - 1) / rate seconds have passed; a limiter per worker would let
-    # the batch through in about an eighth of that.
-    assert arrivals[-1] - started >= (users - 1) / rate
+    assert len(tiktok_stand_in.request_log.requests_for(path)) == users
+    calls = len(tiktok_stand_in.request_log)  # the Research API's token call included
+    # One limiter for the task, shared by its 8 workers: on the frozen clock each call after
+    # the first gets its own slot, 1/rate after the one before. A limiter per worker would
+    # give the same early slots to several calls at once.
+    assert len(frozen.limiters) == 1
+    assert sorted(frozen.sleeps) == pytest.approx([slot / rate for slot in range(1, calls)])
     assert tiktok_stand_in.request_log.count(status=429) == 0
 
 
