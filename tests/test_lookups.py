@@ -12,6 +12,7 @@ from airflow_provider_tiktok.lookups import (
     SEC_UID_MIN_LENGTH,
     USERNAME_MAX_LENGTH,
     as_list,
+    build_lookups,
     normalize_sec_uid,
     normalize_username,
 )
@@ -207,3 +208,25 @@ def test_a_value_that_is_not_a_string_is_named_in_the_message(call: Any) -> None
 def test_as_list_names_the_value_it_refuses() -> None:
     with pytest.raises(ValueError, match=r"got b'someuser'$"):
         as_list(b"someuser", name="usernames")
+
+
+@pytest.mark.parametrize(
+    ("usernames", "sec_uids", "message"),
+    [
+        (["someuser"], [SEC_UID], "Give either usernames or sec_uids, not both"),
+        (None, None, "Give at least one username or sec_uid to fetch"),
+        ([], None, "Give at least one username or sec_uid to fetch"),
+        ('["a", ', None, "usernames is not a valid JSON list: '[\"a\", '"),
+        (None, '["a", ', "sec_uids is not a valid JSON list: '[\"a\", '"),
+        ({"a": 1}, None, "usernames must be a string or a list of strings, got {'a': 1}"),
+        (None, 42, "sec_uids must be a string or a list of strings, got 42"),
+        ('["a", 1]', None, "A username must be a string, got 1"),
+    ],
+)
+def test_build_lookups_refuses_bad_arguments_in_plain_words(
+    usernames: Any, sec_uids: Any, message: str
+) -> None:
+    with pytest.raises(ValueError) as info:
+        build_lookups(usernames, sec_uids)
+
+    assert str(info.value).startswith(message)

@@ -1010,3 +1010,9 @@ def test_failed_lookup_refuses_status_found_in_plain_words() -> None:
     assert str(info.value) == (
         "failed_lookup() is for a user that was not found; got status 'found'"
     )
+
+
+def test_a_zero_stands_beside_a_count_in_another_object() -> None:
+    table: ShapeTable = {"follower_count": (("a", "b", "n"), ("a", "c", "m"))}
+
+    assert map_fields({"a": {"b": {"n": 0}, "c": {"m": 1}}}, table) == {"follower_count": 0}
