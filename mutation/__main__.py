@@ -52,6 +52,7 @@ def main() -> int:
     equivalent = equivalent_mutants()
     failing = False
     unlisted: list[str] = []
+    stale: list[str] = []
     print("| module | mutants | killed | equivalent | survived | score |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for module, codes in by_module.items():
@@ -59,6 +60,8 @@ def main() -> int:
         for name, code in codes.items():
             if code in _KILLED:
                 counts["killed"] += 1
+                if name in equivalent:
+                    stale.append(name)
             elif name in equivalent:
                 counts["equivalent"] += 1
             else:
@@ -72,8 +75,14 @@ def main() -> int:
             f"| {counts['survived']} | {score:.1%} |"
         )
     if unlisted:
-        print("\nSurviving mutants (kill them with a test, or list them in mutation/equivalent.md):")
+        print(
+            "\nSurviving mutants (kill them with a test, or list them in mutation/equivalent.md):"
+        )
         for name in unlisted:
+            print(f"  {name}")
+    if stale:
+        print("\nListed in mutation/equivalent.md but killed (take them off the list):")
+        for name in stale:
             print(f"  {name}")
     return 1 if failing or unlisted else 0
 
