@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 import requests_mock as rm
 
 from airflow_provider_tiktok.hooks.ensembledata import EnsembleDataHook
@@ -26,10 +27,13 @@ TOKEN_URL = f"{RESEARCH_BASE}/v2/oauth/token/"
 
 
 @contextmanager
-def task_log_file(name: str) -> Iterator[tuple[Callable[[str], None], Path]]:
+def task_log_file(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[Callable[[str], None], Path]]:
     """A task's log file set up as Airflow sets it up, and a function logging a line to it.
 
     :param name: a name unique to the test, for the file.
+    :param monkeypatch: undoes, after the test, the setting a task turns on (Airflow 2).
     """
     if AIRFLOW_3:
         from airflow.configuration import conf
@@ -42,9 +46,12 @@ def task_log_file(name: str) -> Iterator[tuple[Callable[[str], None], Path]]:
         finally:
             descriptor.close()
         return
+    from airflow import settings
     from airflow.configuration import conf
     from airflow.utils.log.secrets_masker import _secrets_masker  # type: ignore[attr-defined]
 
+    # ``airflow tasks run`` turns masking on for the task's process; it is off elsewhere.
+    monkeypatch.setattr(settings, "MASK_SECRETS_IN_LOGS", True, raising=False)
     path = Path(conf.get("logging", "base_log_folder")) / f"{name}.log"
     path.parent.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(path)
@@ -60,7 +67,7 @@ def task_log_file(name: str) -> Iterator[tuple[Callable[[str], None], Path]]:
 
 
 def test_every_secret_the_hooks_read_is_masked_in_the_task_log(
-    airflow_conn: Callable[..., str], requests_mock: rm.Mocker
+    airflow_conn: Callable[..., str], requests_mock: rm.Mocker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Secrets never seen before in this process: the masker keeps what earlier tests gave it.
     unique = uuid.uuid4().hex
@@ -79,7 +86,7 @@ def test_every_secret_the_hooks_read_is_masked_in_the_task_log(
 
     assert EnsembleDataHook("ed_masked").token == ed_token
     assert TikTokResearchHook("research_masked").get_access_token() == access_token
-    with task_log_file(f"masking-{unique}") as (log, path):
+    with task_log_file(f"masking-{unique}", monkeypatch) as (log, path):
         for secret in (ed_token, client_secret, access_token):
             log(f"the task printed {secret} by mistake")
 
@@ -89,11 +96,11 @@ def test_every_secret_the_hooks_read_is_masked_in_the_task_log(
         assert secret not in text
 
 
-def test_a_secret_no_hook_read_is_left_as_it_is(tmp_path: Path) -> None:
+def test_a_secret_no_hook_read_is_left_as_it_is(monkeypatch: pytest.MonkeyPatch) -> None:
     """The search above is not vacuous: the same log file shows a secret never registered."""
     unregistered = f"never-registered-{uuid.uuid4().hex}"
 
-    with task_log_file(f"unmasked-{uuid.uuid4().hex}") as (log, path):
+    with task_log_file(f"unmasked-{uuid.uuid4().hex}", monkeypatch) as (log, path):
         log(f"the task printed {unregistered}")
 
     assert f"the task printed {unregistered}" in path.read_text()
