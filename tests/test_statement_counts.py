@@ -74,6 +74,8 @@ def counting_connection(path: Path, calls: list[DriverCall]) -> sqlite3.Connecti
 class CountingSqliteHook(SqliteHook):  # type: ignore[misc]
     """Airflow's SQLite hook, its connections counting the writer's calls."""
 
+    dialect_name = "sqlite"  # as the hook reads it from its connection, without one
+
     def __init__(self, path: Path) -> None:
         super().__init__()
         self.path = path
@@ -87,6 +89,7 @@ class CountingPortableHook:
     """A warehouse the snapshot table knows only through DB-API: SQLite under another name."""
 
     conn_type = "some_warehouse"
+    dialect_name = "some_warehouse"
     placeholder = "?"
 
     def __init__(self, path: Path) -> None:
