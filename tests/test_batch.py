@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-import time
+from collections.abc import Callable
 
 import pytest
 
@@ -14,31 +14,55 @@ from airflow_provider_tiktok.lookups import Lookup
 from airflow_provider_tiktok.mapping import user_from_research
 from airflow_provider_tiktok.record import TikTokUser
 
+GUARD = 10.0
+"""Seconds a gated call waits at most: a guard against a deadlock, never a measured time."""
 
-class SlowSource:
-    """Answers each lookup after a per-key delay, counting calls in flight."""
+
+class GatedSource:
+    """Answers each lookup when the test's gates open, counting calls in flight.
+
+    Nothing here depends on how fast the machine is: a call returns only once the
+    condition the test set for it holds. ``gates[key]`` is that condition for one key
+    (checked under the lock with the source itself); keys without a gate answer at once.
+    """
 
     source = "tiktok_research"
 
-    def __init__(self, delays: dict[str, float], fail_on: str | None = None) -> None:
-        self.delays = delays
+    def __init__(
+        self,
+        gates: dict[str, Callable[[GatedSource], bool]] | None = None,
+        fail_on: str | None = None,
+    ) -> None:
+        self.gates = gates or {}
         self.fail_on = fail_on
         self.in_flight = 0
         self.peak = 0
         self.calls: list[str] = []
-        self._lock = threading.Lock()
+        self.returned: list[str] = []
+        self.arrived: list[str] = []
+        self._changed = threading.Condition()
 
     def fetch(self, lookup: Lookup) -> TikTokUser:
-        with self._lock:
+        with self._changed:
             self.calls.append(lookup.key)
             self.in_flight += 1
             self.peak = max(self.peak, self.in_flight)
-        time.sleep(self.delays.get(lookup.key, 0.0))
-        with self._lock:
+            self._changed.notify_all()
+            gate = self.gates.get(lookup.key)
+            if gate is not None:
+                self._changed.wait_for(lambda: gate(self), timeout=GUARD)
             self.in_flight -= 1
+            self.returned.append(lookup.key)
+            self._changed.notify_all()
         if lookup.key == self.fail_on:
             raise TikTokAuthError("bad credentials", http_status=401)
         return user_from_research({"display_name": lookup.key}, username=lookup.key)
+
+    def arrive(self, index: int, user: TikTokUser) -> None:
+        """``on_user``: record that a user was handed over."""
+        with self._changed:
+            self.arrived.append(user.lookup_key)
+            self._changed.notify_all()
 
 
 def lookups(n: int) -> list[Lookup]:
@@ -46,7 +70,11 @@ def lookups(n: int) -> list[Lookup]:
 
 
 def test_calls_run_concurrently_up_to_max_workers_and_never_beyond() -> None:
-    source = SlowSource({f"user{i}": 0.05 for i in range(12)})
+    # Every call after the first waits until four are in flight (or all have started).
+    def four_at_once(source: GatedSource) -> bool:
+        return source.in_flight == 4 or len(source.calls) == 12
+
+    source = GatedSource({f"user{i}": four_at_once for i in range(1, 12)})
     seen: list[int] = []
 
     summary = fetch_users(
@@ -59,22 +87,24 @@ def test_calls_run_concurrently_up_to_max_workers_and_never_beyond() -> None:
 
 
 def test_records_arrive_as_they_complete_with_their_input_index() -> None:
-    source = SlowSource({"user0": 0.0, "user1": 0.3, "user2": 0.0, "user3": 0.1})
+    # user1, user2 and user3 are in flight together; they complete as 2, 3, then 1.
+    def after(key: str) -> Callable[[GatedSource], bool]:
+        return lambda source: key in source.arrived
+
+    source = GatedSource({"user1": after("user3"), "user3": after("user2")})
     arrived: list[tuple[int, str]] = []
 
-    fetch_users(
-        source,
-        lookups(4),
-        total=4,
-        max_workers=3,
-        on_user=lambda i, user: arrived.append((i, user.lookup_key)),
-    )
+    def on_user(index: int, user: TikTokUser) -> None:
+        arrived.append((index, user.lookup_key))
+        source.arrive(index, user)
+
+    fetch_users(source, lookups(4), total=4, max_workers=3, on_user=on_user)
 
     assert arrived == [(0, "user0"), (2, "user2"), (3, "user3"), (1, "user1")]
 
 
 def test_the_first_call_goes_alone_so_a_fatal_first_reply_costs_one_call() -> None:
-    source = SlowSource({}, fail_on="user0")
+    source = GatedSource(fail_on="user0")
 
     with pytest.raises(TikTokAuthError, match="Stopped after 0 of 10 users"):
         fetch_users(source, lookups(10), total=10, max_workers=8, on_user=lambda i, u: None)
@@ -84,7 +114,14 @@ def test_the_first_call_goes_alone_so_a_fatal_first_reply_costs_one_call() -> No
 
 
 def test_a_fatal_error_hands_over_calls_in_flight_then_stops() -> None:
-    source = SlowSource({"user1": 0.0, "user2": 0.2}, fail_on="user1")
+    # user1 fails once user2 is in flight; user2 answers only after user1 has failed.
+    source = GatedSource(
+        {
+            "user1": lambda source: "user2" in source.calls,
+            "user2": lambda source: "user1" in source.returned,
+        },
+        fail_on="user1",
+    )
     arrived: list[int] = []
 
     with pytest.raises(TikTokAuthError) as raised:
@@ -98,7 +135,7 @@ def test_a_fatal_error_hands_over_calls_in_flight_then_stops() -> None:
     assert raised.value.http_status == 401
 
 
-class ChargingSource(SlowSource):
+class ChargingSource(GatedSource):
     """Charges one unit per call, as EnsembleData does."""
 
     source = "ensembledata"
@@ -108,7 +145,7 @@ class ChargingSource(SlowSource):
 
 
 def test_unit_budget_counts_calls_in_flight() -> None:
-    source = ChargingSource({})
+    source = ChargingSource()
 
     with pytest.raises(TikTokBudgetExceededError, match="max_units=3"):
         fetch_users(

@@ -12,6 +12,7 @@ from airflow_provider_tiktok.lookups import (
     SEC_UID_MIN_LENGTH,
     USERNAME_MAX_LENGTH,
     as_list,
+    build_lookups,
     normalize_sec_uid,
     normalize_username,
 )
@@ -134,7 +135,6 @@ def test_a_sec_uid_that_is_not_a_string_is_refused(supplied: Any) -> None:
         (["a", "b"], ["a", "b"]),
         (("a", "b"), ["a", "b"]),
         ({"a"}, ["a"]),
-        ((name for name in ("a", "b")), ["a", "b"]),
     ],
 )
 def test_as_list_accepts_one_string_or_an_iterable_of_strings(
@@ -143,7 +143,90 @@ def test_as_list_accepts_one_string_or_an_iterable_of_strings(
     assert as_list(value, name="usernames") == expected
 
 
+def test_as_list_accepts_a_generator_of_strings() -> None:
+    # Made in the test, not in a parametrize list: a generator can be consumed only once.
+    assert as_list((name for name in ("a", "b")), name="usernames") == ["a", "b"]
+
+
 @pytest.mark.parametrize("value", [b"someuser", {"a": 1}, 42])
 def test_as_list_refuses_other_values_naming_the_argument(value: Any) -> None:
     with pytest.raises(ValueError, match="usernames must be a string or a list of strings"):
         as_list(value, name="usernames")
+
+
+@pytest.mark.parametrize(
+    ("supplied", "expected"),
+    [
+        ("https://www.tiktok.com/@a", "a"),  # the shortest username a URL can carry
+        ("https://www.tiktok.com/@maX/", "maX"),  # only slashes are trimmed from the path
+        ("https://www.tiktok.com/@someuser/video/1/", "someuser"),
+    ],
+)
+def test_the_username_is_the_first_segment_of_a_profile_urls_path(
+    supplied: str, expected: str
+) -> None:
+    assert normalize_username(supplied) == expected
+
+
+@pytest.mark.parametrize("scheme", ["http", "https", "HTTP"])
+def test_any_web_url_is_read_as_a_profile_url_and_refused_when_not_tiktoks(scheme: str) -> None:
+    with pytest.raises(ValueError, match=r"not a tiktok\.com URL"):
+        normalize_username(f"{scheme}://example.com/@someuser")
+
+
+def test_the_message_says_which_characters_a_username_may_have() -> None:
+    with pytest.raises(ValueError) as info:
+        normalize_username("some user")
+
+    assert str(info.value) == (
+        "Invalid TikTok username 'some user': only letters, digits, '_' and '.' are allowed"
+    )
+
+
+@pytest.mark.parametrize(
+    ("length", "shown"),
+    [(78, None), (79, "'" + "x" * 76 + "..."), (200, "'" + "x" * 76 + "...")],
+    ids=["80-chars-whole", "81-chars-shortened", "long-shortened"],
+)
+def test_a_value_is_shown_whole_up_to_80_characters_then_cut_to_77_and_dots(
+    length: int, shown: str | None
+) -> None:
+    value = "x" * length  # its repr has two quotes more
+    with pytest.raises(ValueError) as info:
+        normalize_username(value)
+
+    message = str(info.value)
+    assert message.startswith(f"Invalid TikTok username {shown or repr(value)}: ")
+
+
+@pytest.mark.parametrize("call", [normalize_sec_uid, normalize_username])
+def test_a_value_that_is_not_a_string_is_named_in_the_message(call: Any) -> None:
+    with pytest.raises(ValueError, match=r"must be a string, got \[12345\]$"):
+        call([12345])
+
+
+def test_as_list_names_the_value_it_refuses() -> None:
+    with pytest.raises(ValueError, match=r"got b'someuser'$"):
+        as_list(b"someuser", name="usernames")
+
+
+@pytest.mark.parametrize(
+    ("usernames", "sec_uids", "message"),
+    [
+        (["someuser"], [SEC_UID], "Give either usernames or sec_uids, not both"),
+        (None, None, "Give at least one username or sec_uid to fetch"),
+        ([], None, "Give at least one username or sec_uid to fetch"),
+        ('["a", ', None, "usernames is not a valid JSON list: '[\"a\", '"),
+        (None, '["a", ', "sec_uids is not a valid JSON list: '[\"a\", '"),
+        ({"a": 1}, None, "usernames must be a string or a list of strings, got {'a': 1}"),
+        (None, 42, "sec_uids must be a string or a list of strings, got 42"),
+        ('["a", 1]', None, "A username must be a string, got 1"),
+    ],
+)
+def test_build_lookups_refuses_bad_arguments_in_plain_words(
+    usernames: Any, sec_uids: Any, message: str
+) -> None:
+    with pytest.raises(ValueError) as info:
+        build_lookups(usernames, sec_uids)
+
+    assert str(info.value).startswith(message)

@@ -29,6 +29,7 @@ from airflow_provider_tiktok.mapping import (
     ENSEMBLEDATA_USER_INFO,
     ENSEMBLEDATA_USER_INFO_FROM_SECUID,
     SHAPES,
+    Derived,
     ShapeTable,
     as_count,
     as_flag,
@@ -913,3 +914,105 @@ def test_app_user_int_flags_read_as_booleans(flags: dict[str, int], expected: bo
     user = user_from_ensembledata(data, lookup_type="username", lookup_key="flagged")
 
     assert user.is_private is expected
+
+
+def test_the_negative_count_warning_says_why_and_where_in_full(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    table: ShapeTable = {"follower_count": (("stats", "followerCount"),)}
+
+    with caplog.at_level(logging.WARNING, logger="airflow_provider_tiktok.mapping"):
+        values = map_fields({"stats": {"followerCount": -7}}, table)
+
+    assert values == {"follower_count": None}
+    [record] = caplog.records
+    assert record.getMessage() == (
+        "TikTok user '(unnamed)': follower_count is -7 at stats.followerCount; a negative count "
+        "is never a real value (likely a 32-bit overflow), so it is not stored (the raw "
+        "payload keeps it)"
+    )
+
+
+def test_a_negative_count_gives_way_to_the_next_candidate() -> None:
+    table: ShapeTable = {"follower_count": (("a", "n"), ("b", "n"))}
+
+    assert map_fields({"a": {"n": -7}, "b": {"n": 12}}, table) == {"follower_count": 12}
+
+
+def test_a_zero_gives_way_to_a_count_of_one_beside_it() -> None:
+    table: ShapeTable = {"follower_count": (("a", "n"), ("a", "m"))}
+
+    assert map_fields({"a": {"n": 0, "m": 1}}, table) == {"follower_count": 1}
+
+
+@pytest.mark.parametrize(("index", "expected"), [(-1, 5), (-2, 4), (-3, None), (2, None)])
+def test_a_list_index_in_a_path_reads_from_either_end_within_the_list(
+    index: int, expected: int | None
+) -> None:
+    table: ShapeTable = {"follower_count": (("counts", index),)}
+
+    assert map_fields({"counts": [4, 5]}, table) == {"follower_count": expected}
+
+
+def test_a_derived_count_is_read_and_named_by_its_path(caplog: pytest.LogCaptureFixture) -> None:
+    negative = Derived(("a",), lambda block: -1)
+    table: ShapeTable = {"follower_count": (Derived(("a",), lambda block: 0), ("b", "n"))}
+
+    with caplog.at_level(logging.WARNING, logger="airflow_provider_tiktok.mapping"):
+        assert map_fields({"a": {}, "b": {"n": 3}}, {"follower_count": (negative,)}) == {
+            "follower_count": None
+        }
+
+    # A derived 0 has no object beside it: it stands, whatever comes later.
+    assert map_fields({"a": {}, "b": {"n": 3}}, table) == {"follower_count": 0}
+    assert " at a; " in caplog.records[0].getMessage()
+
+
+SNAKE_CASE_WITH_BIO_LINK = {"user": {"unique_id": "linked", "bioLink": {"link": "https://x.y"}}}
+"""An info-from-secuid payload with a field only the alternative method's table reads."""
+
+
+def test_the_alternative_method_table_is_used_only_when_asked_for() -> None:
+    def bio_url(**options: Any) -> Any:
+        return user_from_ensembledata(
+            SNAKE_CASE_WITH_BIO_LINK, lookup_type="sec_uid", lookup_key=MARA_SEC_UID, **options
+        ).bio_url
+
+    assert ensembledata_shape(SNAKE_CASE_WITH_BIO_LINK) is ENSEMBLEDATA_USER_INFO_FROM_SECUID
+    assert bio_url() is None
+    assert bio_url(alternative_method=False) is None
+    assert bio_url(alternative_method=True) == "https://x.y"
+
+
+def test_a_user_id_alone_is_enough_to_identify_a_found_user() -> None:
+    user = user_from_ensembledata(
+        {"stats": {}, "user": {"id": "6800000000000000001"}},
+        lookup_type="username",
+        lookup_key="someone",
+    )
+
+    assert (user.status, user.user_id, user.username) == ("found", "6800000000000000001", None)
+
+
+def test_an_unknown_lookup_type_is_refused_naming_the_known_ones() -> None:
+    with pytest.raises(ValueError) as info:
+        user_from_ensembledata({"user": {}}, lookup_type="email", lookup_key="a@b.c")
+
+    assert str(info.value) == "Unknown lookup_type 'email'; expected one of username, sec_uid"
+
+
+def test_failed_lookup_refuses_status_found_in_plain_words() -> None:
+    with pytest.raises(ValueError) as info:
+        failed_lookup(
+            source="ensembledata", lookup_type="username", lookup_key="a", status="found", error="x"
+        )
+
+    assert str(info.value) == (
+        "failed_lookup() is for a user that was not found; got status 'found'"
+    )
+
+
+def test_a_zero_stands_beside_a_count_in_another_object() -> None:
+    table: ShapeTable = {"follower_count": (("a", "b", "n"), ("a", "c", "m"))}
+
+    assert map_fields({"a": {"b": {"n": 0}, "c": {"m": 1}}}, table) == {"follower_count": 0}

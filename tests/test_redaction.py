@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import traceback
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -12,12 +13,18 @@ import requests
 import requests_mock as rm
 import urllib3
 
+from airflow_provider_tiktok import redaction
 from airflow_provider_tiktok.exceptions import TikTokApiError, TikTokTransientError
 from airflow_provider_tiktok.hooks.ensembledata import EnsembleDataHook
 from airflow_provider_tiktok.hooks.research import TikTokResearchHook
 from airflow_provider_tiktok.redaction import (
+    _URLLIB3_LOGGERS as URLLIB3_LOGGERS,
+)
+from airflow_provider_tiktok.redaction import (
+    MIN_SECRET_LENGTH,
     REDACTED,
     RedactingFilter,
+    install_urllib3_log_filter,
     redact,
     register_secret,
 )
@@ -466,3 +473,40 @@ def test_secrets_shorter_than_airflows_masking_minimum_do_not_garble_text() -> N
     register_secret("tok")
 
     assert redact("tiktok token") == "tiktok token"
+
+
+def test_a_secret_of_exactly_the_minimum_length_is_redacted() -> None:
+    # New to this process, whatever ran before in it: the set of secrets is process-wide.
+    secret = uuid.uuid4().hex[:MIN_SECRET_LENGTH]
+    register_secret(secret)
+
+    assert redact(f"key {secret} here") == f"key {REDACTED} here"
+
+
+def test_a_secret_inside_a_longer_one_does_not_leave_the_longer_ones_ends() -> None:
+    # Sorted by text, the short secret would come first and cut the long one in three.
+    short, long = "zzz-inner-secret", "aaa-outer-zzz-inner-secret-outer-bbb"
+    register_secret(short)
+    register_secret(long)
+
+    assert redact(f"[{long}] [{short}]") == f"[{REDACTED}] [{REDACTED}]"
+
+
+def test_the_urllib3_log_filter_is_one_filter_on_each_url_logging_logger(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # As in a new process: no filter yet, whatever earlier tests installed (restored after).
+    monkeypatch.setattr(redaction, "_filter_installed", False)
+    for name in URLLIB3_LOGGERS:
+        logger = logging.getLogger(name)
+        kept = [f for f in logger.filters if not isinstance(f, RedactingFilter)]
+        monkeypatch.setattr(logger, "filters", kept)
+
+    install_urllib3_log_filter()
+    install_urllib3_log_filter()  # idempotent: still one filter each
+
+    for name in URLLIB3_LOGGERS:
+        filters = logging.getLogger(name).filters
+        assert [type(f) for f in filters].count(RedactingFilter) == 1, name
+        assert None not in filters
+    assert not any(isinstance(f, RedactingFilter) for f in logging.getLogger().filters)

@@ -53,12 +53,10 @@ def test_invalid_credentials_fail_the_task_at_once_after_one_request(
     kind: Kind, stand_in: StandInServer, connections: Connections, warehouse: str
 ) -> None:
     connections.use(ed_token=WRONG_ED_TOKEN, client_secret=WRONG_CLIENT_SECRET)
-    started = time.monotonic()
 
     with pytest.raises(TikTokAuthError) as raised:
         kind.run(USERS)
 
-    assert time.monotonic() - started < 3
     assert isinstance(raised.value, AirflowFailException)  # Airflow does not retry the task
     message = str(raised.value)
     if kind.api == "ensembledata":

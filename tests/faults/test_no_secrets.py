@@ -5,9 +5,13 @@ through the real ``airflow dags test`` command line) against the stand-in, at DE
 searches everything the run left behind for the EnsembleData token, the Research client
 secret (the right ones and the wrong ones) and every access token the stand-in issued:
 
-* the task logs: what Airflow 3 prints through structlog (stdout), what Airflow 2 logs
-  through stdlib logging (``caplog``, DEBUG), and every file under ``$AIRFLOW_HOME/logs``;
-* every XCom value the run stored, and the metadata database file itself;
+* the task logs: what Airflow 3 prints through structlog, what Airflow 2 logs through
+  stdlib logging (``caplog``, DEBUG), and the task log file each run writes under
+  ``$AIRFLOW_HOME/logs`` (``dag.test()`` writes none itself, so the run configures one,
+  and each search asserts that it read it); ``airflow dags test`` prints its task logs;
+* every XCom value the run stored, the metadata database file itself, and every row of
+  the snapshot table (its ``error`` and ``raw`` columns are where a failed lookup's text
+  goes);
 * the text, repr and traceback of every exception, chained ones included.
 
 Lines holding ``MaskSecret(`` are Airflow's own supervisor debug lines, not the provider's,
@@ -31,6 +35,7 @@ import pytest
 
 from airflow_provider_tiktok.exceptions import TikTokApiError
 from airflow_provider_tiktok.testing import ENSEMBLEDATA, RESEARCH, TOKEN, StandInServer
+from airflow_provider_tiktok.warehouse import COLUMNS
 from tests.dag_runs import AIRFLOW_3, EXAMPLE_DAGS, migrate_metadata_db, run_dag
 from tests.faults.conftest import (
     CLIENT_SECRET,
@@ -43,6 +48,7 @@ from tests.faults.conftest import (
     Kind,
     context,
     requested_user,
+    table_rows,
 )
 from tests.test_redaction import exception_texts
 
@@ -63,21 +69,39 @@ def metadata_db() -> None:
 
 
 @contextmanager
-def debug_logging(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
-    """Everything at DEBUG for the duration: stdlib loggers, and Airflow 3's structlog."""
+def debug_logging(caplog: pytest.LogCaptureFixture, log_file: Path) -> Iterator[None]:
+    """Everything at DEBUG for the duration, and written to ``log_file`` as well.
+
+    ``dag.test()`` runs the tasks in this process and writes no task log file of its own,
+    so the run gets one: a file handler on the root logger for stdlib logging (Airflow 2's
+    task logs, urllib3's request lines), and on Airflow 3 structlog's output into the same
+    file instead of stdout.
+    """
     for name in (None, "airflow", "airflow.task", "urllib3"):
         caplog.set_level(logging.DEBUG, logger=name)
-    if not AIRFLOW_3:
-        yield
-        return
-    import structlog
-
-    before = structlog.get_config()
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG))
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(log_file)
+    handler.setLevel(logging.DEBUG)
+    logging.getLogger().addHandler(handler)
     try:
-        yield
+        if not AIRFLOW_3:
+            yield
+            return
+        import structlog
+
+        before = structlog.get_config()
+        with log_file.open("a") as structlog_output:
+            structlog.configure(
+                wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG),
+                logger_factory=structlog.WriteLoggerFactory(structlog_output),
+            )
+            try:
+                yield
+            finally:
+                structlog.configure(**before)
     finally:
-        structlog.configure(**before)
+        logging.getLogger().removeHandler(handler)
+        handler.close()
 
 
 @dataclass
@@ -85,16 +109,21 @@ class Evidence:
     """Everything one run left behind, by where it was found."""
 
     texts: dict[str, str] = field(default_factory=dict)
+    files: list[Path] = field(default_factory=list)
 
     def add(self, where: str, text: str) -> None:
         self.texts[where] = self.texts.get(where, "") + "\n" + text
 
-    def add_files(self, folder: Path) -> None:
-        if not folder.exists():
-            return
+    def add_new_files(self, folder: Path, before: set[Path]) -> None:
+        """Every file under ``folder`` that is not in ``before``, counted in :attr:`files`."""
         for path in sorted(folder.rglob("*")):
-            if path.is_file():
+            if path.is_file() and path not in before:
+                self.files.append(path)
                 self.add(str(path), path.read_bytes().decode("utf-8", "replace"))
+
+    def in_files(self) -> str:
+        """The text of the files read, nothing else."""
+        return "\n".join(self.texts[str(path)] for path in self.files)
 
     def everything(self) -> str:
         return "\n".join(self.texts.values())
@@ -225,6 +254,14 @@ URLLIB3_DEBUG_LINES = {
 """urllib3's DEBUG request lines each run must show: the lines a token would leak through."""
 
 
+def row_status(row: tuple[Any, ...]) -> Any:
+    return row[COLUMNS.index("status")]
+
+
+def row_error(row: tuple[Any, ...]) -> Any:
+    return row[COLUMNS.index("error")]
+
+
 def secrets_of(server: StandInServer) -> list[str]:
     secrets = [ED_TOKEN, WRONG_ED_TOKEN, CLIENT_SECRET, WRONG_CLIENT_SECRET]
     return secrets + server.issued_access_tokens
@@ -245,9 +282,10 @@ def test_an_example_dag_run_at_debug_leaves_no_secret_anywhere(
     )
     airflow_conn(WAREHOUSE_CONN, conn_type="sqlite", host=str(tmp_path / "warehouse.db"))
     stand_in.set_faults(**scenario.faults)
-    logs_before = {p for p in (airflow_home() / "logs").rglob("*") if p.is_file()}
+    logs = airflow_home() / "logs"
+    logs_before = {p for p in logs.rglob("*") if p.is_file()}
 
-    with debug_logging(caplog):
+    with debug_logging(caplog, logs / f"dag_id={scenario.dag_id}" / f"{tmp_path.name}.log"):
         result = run_dag(scenario.dag_id)
 
     evidence = Evidence()
@@ -259,9 +297,7 @@ def test_an_example_dag_run_at_debug_leaves_no_secret_anywhere(
         evidence.add("caplog records", record.getMessage())
         if record.exc_info and record.exc_info[1] is not None:
             evidence.add("caplog exceptions", exception_texts(record.exc_info[1]))
-    for path in (airflow_home() / "logs").rglob("*"):
-        if path.is_file() and path not in logs_before:
-            evidence.add(str(path), path.read_bytes().decode("utf-8", "replace"))
+    evidence.add_new_files(logs, logs_before)
     evidence.add("xcoms", json.dumps({str(k): v for k, v in result.xcoms.items()}, default=str))
     evidence.add("metadata db", metadata_db_text())
 
@@ -275,6 +311,8 @@ def test_an_example_dag_run_at_debug_leaves_no_secret_anywhere(
         assert stand_in.access_tokens_issued == scenario.tokens_issued
     for line in URLLIB3_DEBUG_LINES[scenario.dag_id]:  # the search ran at DEBUG
         assert line in evidence.everything()
+        assert line in evidence.in_files()  # and the log file searched holds the run's lines
+    assert evidence.files, "no log file was searched"
     assert evidence.hits(secrets_of(stand_in)) == []
 
 
@@ -300,8 +338,6 @@ def test_the_airflow_dags_test_command_at_debug_prints_no_secret(
             {"conn_type": "sqlite", "host": str(warehouse)}
         ),
     }
-    logs_before = {p for p in (airflow_home() / "logs").rglob("*") if p.is_file()}
-
     run = subprocess.run(
         [sys.executable, "-m", "airflow", "dags", "test", "tiktok_user_snapshots", "2026-11-02"],
         env=env,
@@ -313,10 +349,7 @@ def test_the_airflow_dags_test_command_at_debug_prints_no_secret(
 
     evidence = Evidence()
     evidence.add("stdout", run.stdout)
-    evidence.add("stderr", run.stderr)
-    for path in (airflow_home() / "logs").rglob("*"):
-        if path.is_file() and path not in logs_before:
-            evidence.add(str(path), path.read_bytes().decode("utf-8", "replace"))
+    evidence.add("stderr", run.stderr)  # the command writes its task logs here, not to files
     evidence.add("metadata db", metadata_db_text())
     everything = evidence.everything()
     assert run.returncode == 0, everything[-3000:]
@@ -363,5 +396,11 @@ def test_errors_and_error_records_carry_no_secret_in_any_text_or_chained_excepti
         texts.append(json.dumps(result, default=str))
         assert failure == "server-errors-outlast-retries"
     assert texts and texts[0].strip()
+    if kind.into_sql:  # the summary holds counts only; the rows hold each error's text
+        rows = table_rows()
+        texts.append(json.dumps(rows, default=str))
+        if failure == "server-errors-outlast-retries":
+            assert [row_status(row) for row in rows] == ["error", "error"]
+            assert all(row_error(row) for row in rows)
     for secret in secrets_of(stand_in):
         assert secret not in "\n".join(texts)

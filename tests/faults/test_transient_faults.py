@@ -11,8 +11,6 @@ counted faults lands on that one call and its retries, in order.
 
 from __future__ import annotations
 
-import itertools
-import time
 from typing import Any
 
 import pytest
@@ -42,11 +40,6 @@ USERS = ["storm.one", "storm.two", "storm.three", "storm.four", "storm.five"]
 ALL_FOUND = dict.fromkeys(USERS, "found")
 
 
-def gaps(records: list[Any]) -> list[float]:
-    """Seconds between the arrivals of consecutive requests."""
-    return [later.timestamp - earlier.timestamp for earlier, later in itertools.pairwise(records)]
-
-
 @pytest.mark.parametrize("kind", [Kind(name) for name in OPERATOR_KINDS], ids=OPERATOR_KINDS)
 def test_a_429_storm_with_retry_after_is_waited_out_exactly_as_asked(
     kind: Kind, stand_in: StandInServer, connections: Connections, warehouse: str, task_log: TaskLog
@@ -60,8 +53,7 @@ def test_a_429_storm_with_retry_after_is_waited_out_exactly_as_asked(
     assert [call.fault for call in storm] == [RATE_LIMIT] * 4 + [None]
     assert {requested_user(call) for call in storm} == {USERS[0]}
     assert all(call.fault is None for call in calls[5:])
-    for waited in gaps(storm):  # Retry-After: 0.3 honoured, not the 1-2-4-8 s backoff
-        assert 0.3 <= waited < 0.9
+    # Retry-After: 0.3 honoured, not the 1-2-4-8 s backoff: each retry waits what was asked.
     retries = task_log.retries()
     assert [(r.attempt, r.wait) for r in retries] == [(1, 0.3), (2, 0.3), (3, 0.3), (4, 0.3)]
     assert all("rate limit exceeded" in r.error for r in retries)
@@ -82,12 +74,10 @@ def test_a_429_storm_without_retry_after_backs_off_exponentially(
 
     storm = user_info_requests(stand_in, kind)[:3]
     assert [call.fault for call in storm] == [RATE_LIMIT, RATE_LIMIT, None]
-    first, second = gaps(storm)
-    assert 1.0 <= first < 2.5  # 1 s, plus up to 1 s of jitter
-    assert 2.0 <= second < 3.5  # 2 s, plus up to 1 s of jitter
+    assert {requested_user(call) for call in storm} == {USERS[0]}
     waits = [r.wait for r in task_log.retries()]
     assert len(waits) == 2
-    assert 1.0 <= waits[0] <= 2.0 <= waits[1] <= 3.0
+    assert 1.0 <= waits[0] <= 2.0 <= waits[1] <= 3.0  # 1 s then 2 s, plus up to 1 s of jitter
     assert_each_user_fetched_once(stand_in, kind, USERS)
 
 
@@ -97,14 +87,13 @@ def test_a_429_storm_without_retry_after_backs_off_exponentially(
     ids=["ensembledata-xcom", "ensembledata-sql"],
 )
 def test_a_retry_after_beyond_the_wait_budget_is_not_slept_on(
-    kind: Kind, stand_in: StandInServer, connections: Connections, warehouse: str
+    kind: Kind, stand_in: StandInServer, connections: Connections, warehouse: str, task_log: TaskLog
 ) -> None:
     stand_in.set_faults(scope=kind.scope, rate_limit_next=1, retry_after=3600)
-    started = time.monotonic()
 
     statuses = kind.run(USERS)
 
-    assert time.monotonic() - started < 10
+    assert task_log.retries() == []  # no wait announced, so none slept
     assert statuses == {**ALL_FOUND, USERS[0]: "error"}
     asked = [requested_user(call) for call in user_info_requests(stand_in, kind)]
     assert asked.count(USERS[0]) == 1  # waiting an hour would pass max_retry_wait: no retry
@@ -114,15 +103,14 @@ def test_a_retry_after_beyond_the_wait_budget_is_not_slept_on(
     "kind", [Kind("research-xcom"), Kind("research-sql")], ids=["research-xcom", "research-sql"]
 )
 def test_a_research_429_asking_for_an_hour_fails_at_once_as_a_spent_quota(
-    kind: Kind, stand_in: StandInServer, connections: Connections, warehouse: str
+    kind: Kind, stand_in: StandInServer, connections: Connections, warehouse: str, task_log: TaskLog
 ) -> None:
     stand_in.set_faults(scope=kind.scope, rate_limit_next=1, retry_after=3600)
-    started = time.monotonic()
 
     with pytest.raises(TikTokQuotaExhaustedError, match="daily quota") as raised:
         kind.run(USERS)
 
-    assert time.monotonic() - started < 10
+    assert task_log.retries() == []  # failed at once: no wait announced, none slept
     assert "Stopped after 0 of 5 users were fetched" in str(raised.value)
     assert len(user_info_requests(stand_in, kind)) == 1
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.resources
+import importlib.util
 import inspect
 import json
 from typing import Any
@@ -123,19 +124,38 @@ def test_conn_field_defaults_satisfy_their_own_schema(entry: dict[str, Any]) -> 
 def test_hook_form_widgets_match_the_provider_info_conn_fields(
     hook_class: type[BaseHook],
 ) -> None:
-    conn_fields = provider_connection_type(hook_class.conn_type)["conn-fields"]
-    try:
-        widgets = hook_class.get_connection_form_widgets()
-    except ImportError as error:
-        # Airflow 3 ships no wtforms. From 3.2 it reads conn-fields instead of calling the
-        # hook, and its ProvidersManager treats exactly this ImportError as harmless.
-        assert error.name == "wtforms"
+    """Before Airflow 3.2 the form comes from the hook's wtforms widgets, then conn-fields.
+
+    Airflow 3 ships no wtforms: the hook's method then raises the ImportError that
+    Airflow's ProvidersManager treats as harmless, and the form Airflow serves is built
+    from the provider info's conn-fields, checked field by field here.
+    """
+    conn_type = hook_class.conn_type
+    conn_fields = provider_connection_type(conn_type)["conn-fields"]
+    if importlib.util.find_spec("wtforms") is None:
         assert AIRFLOW_MAJOR >= 3
+        with pytest.raises(ImportError) as raised:
+            hook_class.get_connection_form_widgets()
+        assert raised.value.name == "wtforms"
+        from airflow.providers_manager import ProvidersManager
+
+        served = ProvidersManager().connection_form_widgets
+        for name, spec in conn_fields.items():
+            widget_info = served[f"extra__{conn_type}__{name}"]
+            assert widget_info.hook_class_name == f"{hook_class.__module__}.{hook_class.__name__}"
+            assert widget_info.field_name == name
+            assert widget_info.field == {
+                "value": spec["schema"]["default"],
+                "schema": {**spec["schema"], "title": spec["label"]},
+                "description": spec["description"],
+                "source": None,
+            }
         return
 
     from wtforms import IntegerField, StringField
     from wtforms.validators import NumberRange, Optional
 
+    widgets = hook_class.get_connection_form_widgets()
     assert set(widgets) == set(conn_fields)
     for name, spec in conn_fields.items():
         widget = widgets[name]

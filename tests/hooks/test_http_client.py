@@ -29,10 +29,12 @@ from airflow_provider_tiktok.hooks.ensembledata import EnsembleDataHook
 from airflow_provider_tiktok.hooks.http_client import (
     BACKOFF_MAX,
     error_for_status,
+    is_transient_status,
     new_session,
     send_json,
 )
 from airflow_provider_tiktok.hooks.research import TikTokResearchHook
+from tests.frozen_time import FrozenTime
 
 ED_TOKEN = "ed-token-http-behaviour-7c1d2e3f4a5b"
 ED_BASE = "http://mock.local/apis"
@@ -209,6 +211,8 @@ def test_backoff_doubles_with_jitter_for_every_retry(
     assert len(sleeps) == 5
     assert_exponential_backoff(sleeps)
     assert any(slept != 2.0**index for index, slept in enumerate(sleeps)), "no jitter"
+    jitters = {slept - min(BACKOFF_MAX, 2.0**index) for index, slept in enumerate(sleeps)}
+    assert len(jitters) > 1, "the jitter is the same every time"
 
 
 def test_backoff_is_capped(
@@ -304,6 +308,31 @@ def test_a_retry_after_beyond_max_retry_wait_gives_up_at_once(
     assert info.value.retry_after == 3600.0
     assert requests_mock.call_count == 1
     assert sleeps == []
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "slept"),
+    [("299", [299.0]), ("300", [300.0]), ("301", [])],
+    ids=["just-under", "at", "just-over"],
+)
+def test_the_default_wait_budget_is_five_minutes_of_retry_after(
+    make_ed_hook: Callable[..., EnsembleDataHook],
+    requests_mock: rm.Mocker,
+    sleeps: list[float],
+    retry_after: str,
+    slept: list[float],
+) -> None:
+    requests_mock.get(ED_USER_INFO, [ed_error(429, headers={"Retry-After": retry_after}), ED_OK])
+    hook = make_ed_hook()  # no max_retry_wait: the default budget
+
+    if slept:  # waited once, then the second attempt succeeds
+        hook.user_info_from_username("someuser")
+    else:  # waiting would pass the budget: given up at once, without sleeping
+        with pytest.raises(TikTokRateLimitError):
+            hook.user_info_from_username("someuser")
+
+    assert sleeps == slept
+    assert requests_mock.call_count == 1 + len(slept)
 
 
 @pytest.mark.parametrize("max_retries", [0, 1, 3])
@@ -569,6 +598,33 @@ def test_a_long_html_body_is_shortened_in_the_error(
     assert "..." in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("body", "excerpt"),
+    [("x" * 200, "x" * 200), ("x" * 201, "x" * 200 + "..."), (" a \n\t b ", "a b")],
+    ids=["200-chars-whole", "201-chars-cut", "whitespace-collapsed"],
+)
+def test_the_body_excerpt_keeps_200_characters_on_one_line(
+    make_ed_hook: Callable[..., EnsembleDataHook],
+    requests_mock: rm.Mocker,
+    body: str,
+    excerpt: str,
+) -> None:
+    requests_mock.get(ED_USER_INFO, status_code=502, text=body)
+
+    with pytest.raises(TikTokTransientError) as info:
+        make_ed_hook(max_retries=0).user_info_from_username("someuser")
+
+    assert f"(HTTP 502): {excerpt!r} (HTTP 502)" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("status", "transient"),
+    [(428, False), (429, True), (430, False), (499, False), (500, True), (504, True)],
+)
+def test_only_429_and_5xx_statuses_are_transient(status: int, transient: bool) -> None:
+    assert is_transient_status(status) is transient
+
+
 def test_research_html_body_on_a_client_error_is_a_clear_error(
     make_research_hook: Callable[..., TikTokResearchHook], requests_mock: rm.Mocker
 ) -> None:
@@ -723,19 +779,19 @@ def test_close_releases_the_session_and_the_next_call_opens_a_new_one(
 def test_the_client_side_rate_limit_spaces_calls(
     make_ed_hook: Callable[..., EnsembleDataHook],
     requests_mock: rm.Mocker,
-    sleeps: list[float],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    frozen = FrozenTime.install(monkeypatch)
     requests_mock.get(ED_USER_INFO, **ED_OK)
     hook = make_ed_hook(max_requests_per_second=2)
 
     for name in ("one", "two", "three"):
         hook.user_info_from_username(name)
 
-    # The first call starts at once; the next ones get the slots 0.5 s and 1 s later (the
-    # injected sleep does not advance the real clock, so the waits add up).
-    assert len(sleeps) == 2
-    assert 0.25 < sleeps[0] <= 0.5
-    assert 0.75 < sleeps[1] <= 1.0
+    # The first call starts at once; the next ones get the slots 0.5 s and 1 s later.
+    assert frozen.sleeps == [0.5, 1.0]
+    assert [limiter.requests_per_second for limiter in frozen.limiters] == [2]
+    assert requests_mock.call_count == 3
 
 
 def test_retry_after_survives_pickling_of_a_transient_error() -> None:

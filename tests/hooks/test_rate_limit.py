@@ -97,3 +97,17 @@ def test_threads_share_one_rate() -> None:
 def test_a_rate_that_is_not_positive_is_refused(rate: float) -> None:
     with pytest.raises(ValueError, match="max_requests_per_second must be a positive number"):
         RateLimiter(rate)
+
+
+def test_the_first_call_does_not_wait_on_a_clock_that_starts_at_zero() -> None:
+    time = FakeTime(start=0.0)
+    limiter = RateLimiter(2, clock=time.clock, sleep=time.sleep)
+
+    limiter.acquire()
+    limiter.acquire()
+
+    assert time.sleeps == pytest.approx([0.5])
+
+
+def test_the_rate_is_kept_as_given() -> None:
+    assert RateLimiter(2.5).requests_per_second == 2.5

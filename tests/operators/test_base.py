@@ -2,19 +2,19 @@
 
 The deferral runs end to end against the stand-in over real HTTP: the task defers, Airflow's
 ``DateTimeTrigger`` fires with the clock injected, and the task resumes. The pool and rate-limit
-checks run the operators against the stand-in on 127.0.0.1; the rate-limit checks are lower
-bounds on elapsed time, which a slow machine only makes easier to meet; the speed targets
-themselves are checked by ``make bench``, never here.
+checks run the operators against the stand-in on 127.0.0.1; the rate limit runs on a frozen
+clock, its waits recorded, so no check depends on elapsed time; the speed targets themselves
+are checked by ``make bench``, never here.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import importlib
 import json
 import logging
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,11 @@ import pytest
 from airflow_provider_tiktok.avatars import AvatarArchive
 from airflow_provider_tiktok.batch import fetch_users
 from airflow_provider_tiktok.compat import AirflowFailException, TaskDeferred
-from airflow_provider_tiktok.exceptions import TikTokAuthError, TikTokQuotaExhaustedError
+from airflow_provider_tiktok.exceptions import (
+    TikTokAuthError,
+    TikTokBudgetExceededError,
+    TikTokQuotaExhaustedError,
+)
 from airflow_provider_tiktok.hooks.ensembledata import EnsembleDataHook
 from airflow_provider_tiktok.lookups import Lookup
 from airflow_provider_tiktok.operators.base import (
@@ -41,6 +45,8 @@ from airflow_provider_tiktok.sources import AvatarArchivingSource, EnsembleDataU
 from airflow_provider_tiktok.testing import StandInServer
 from airflow_provider_tiktok.transfers.tiktok_to_sql import TikTokUserInfoToSqlOperator
 from airflow_provider_tiktok.warehouse import resolve_sql_hook
+from tests.dag_runs import AIRFLOW_3
+from tests.frozen_time import FrozenTime
 
 NAMES = ["ana", "ben", "cleo", "dev", "eli"]
 
@@ -213,6 +219,86 @@ def test_sql_operator_defers_keeping_rows_and_resumes_to_finish_the_snapshot(
     assert len(stand_in.request_log.requests_for("/v2/research/user/info/")) == 3
 
 
+def through_airflows_serialization(value: Any) -> Any:
+    """``value`` sent as Airflow sends a deferral's kwargs: serialized, JSON, read back.
+
+    Airflow 3's task runner serializes the trigger's and the resumed method's kwargs with
+    ``airflow.sdk.serde`` for the API server; Airflow 2.10 stores them in the metadata DB with
+    ``BaseSerialization``. Either way, only what survives JSON reaches the resumed task.
+    """
+    if AIRFLOW_3:
+        from airflow.sdk.serde import deserialize, serialize
+
+        return deserialize(json.loads(json.dumps(serialize(value))))
+    from airflow.serialization.serialized_objects import BaseSerialization
+
+    return BaseSerialization.deserialize(json.loads(json.dumps(BaseSerialization.serialize(value))))
+
+
+def resume_as_airflow_does(
+    deferred: TaskDeferred, make_operator: Callable[[], Any], context: Any, monkeypatch: Any
+) -> Any:
+    """Send a deferral through Airflow's serialization, fire its trigger, resume a new task.
+
+    The trigger is rebuilt from its serialized classpath and kwargs, as the triggerer does;
+    the task resumes in a new operator instance (a worker parses the DAG again) through
+    ``resume_execution`` with the kwargs read back and the trigger's event.
+    """
+    classpath, trigger_kwargs = deferred.trigger.serialize()
+    module, _, name = classpath.rpartition(".")
+    trigger_class = getattr(importlib.import_module(module), name)
+    trigger = trigger_class(**through_airflows_serialization(trigger_kwargs))
+    next_kwargs = through_airflows_serialization(deferred.kwargs or {})
+    event = fire(trigger, monkeypatch, trigger.moment)
+    next_kwargs["event"] = through_airflows_serialization(event.payload)
+    return make_operator().resume_execution(deferred.method_name, next_kwargs, context)
+
+
+@pytest.mark.parametrize("into", ["xcom", "sql"])
+def test_a_deferral_through_airflows_serialization_keeps_the_units_already_spent(
+    into: str,
+    stand_in: StandInServer,
+    monkeypatch: pytest.MonkeyPatch,
+    airflow_conn: Callable[..., str],
+    tmp_path: Path,
+) -> None:
+    """``max_units`` is the task's budget: a resumed task spends only what is left of it."""
+    airflow_conn("warehouse", conn_type="sqlite", host=str(tmp_path / "w.db"))
+    stand_in.set_faults(units_limit=3)  # per day
+    names = [*NAMES, "fay", "gus"]
+    options: dict[str, Any] = {
+        "task_id": "t",
+        "usernames": names,
+        "max_workers": 1,
+        "max_units": 5,
+        "on_units_depleted": "defer",
+    }
+
+    def make_operator() -> Any:
+        if into == "xcom":
+            return EnsembleDataUserInfoOperator(**options)
+        return TikTokUserInfoToSqlOperator(
+            source="ensembledata", sql_conn_id="warehouse", **options
+        )
+
+    context: dict[str, Any] = {"ti": _TaskInstance(), "logical_date": None}
+    with pytest.raises(TaskDeferred) as deferred:
+        make_operator().execute(context)
+    assert stand_in.units_used() == 3
+
+    stand_in.reset_daily_usage()  # 00:00 UTC: the API would allow three more
+    with pytest.raises(TikTokBudgetExceededError, match="max_units=2 reached"):
+        resume_as_airflow_does(deferred.value, make_operator, context, monkeypatch)
+
+    assert stand_in.units_used() == 2  # 3 + 2 = max_units, not 3 + a fresh 5
+    fetched = [
+        record.query["username"]
+        for record in stand_in.request_log.requests_for("/tt/user/info")
+        if record.status == 200
+    ]
+    assert fetched == names[:5]
+
+
 def test_workers_share_one_pool_of_kept_alive_connections(
     tiktok_stand_in: StandInServer, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -268,19 +354,20 @@ def test_every_operator_shares_one_rate_limit_between_its_workers(
         "AIRFLOW_CONN_RATE_LIMITED_WAREHOUSE",
         json.dumps({"conn_type": "sqlite", "host": str(tmp_path / "warehouse.db")}),
     )
+    frozen = FrozenTime.install(monkeypatch)
     rate, users = 40.0, 21
     operator = _operator(kind, [f"user{i}" for i in range(users)], rate, tmp_path)
 
-    started = time.time()
     operator.execute(context)
 
     path = "/tt/user/info" if kind != "tiktok_research" else "/v2/research/user/info/"
-    arrivals = sorted(call.timestamp for call in tiktok_stand_in.request_log.requests_for(path))
-    assert len(arrivals) == users
-    # At most `rate` calls start per second across all 8 workers, so the last one cannot
-    # start before (users - 1) / rate seconds have passed; a limiter per worker would let
-    # the batch through in about an eighth of that.
-    assert arrivals[-1] - started >= (users - 1) / rate
+    assert len(tiktok_stand_in.request_log.requests_for(path)) == users
+    calls = len(tiktok_stand_in.request_log)  # the Research API's token call included
+    # One limiter for the task, shared by its 8 workers: on the frozen clock each call after
+    # the first gets its own slot, 1/rate after the one before. A limiter per worker would
+    # give the same early slots to several calls at once.
+    assert len(frozen.limiters) == 1
+    assert sorted(frozen.sleeps) == pytest.approx([slot / rate for slot in range(1, calls)])
     assert tiktok_stand_in.request_log.count(status=429) == 0
 
 

@@ -79,6 +79,7 @@ class Dispatcher:
     :param request_log: where every request is recorded.
     :param stopping: set when the server stops, which cuts a slow reply short.
     :param access_log: write a line per request to stderr, as ``http.server`` does.
+    :param sleep: how a reply waits out its injected latency.
     """
 
     def __init__(
@@ -91,8 +92,10 @@ class Dispatcher:
         request_log: RequestLog,
         stopping: threading.Event,
         access_log: bool = False,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.access_log = access_log
+        self._sleep = sleep
         self._faults = faults
         self._request_log = request_log
         self._stopping = stopping
@@ -133,7 +136,7 @@ class Dispatcher:
         scope = route.scope if route is not None else None
         decision = self._faults.decide(scope, _random_fault_key(request))
         if decision.latency:
-            time.sleep(decision.latency)
+            self._sleep(decision.latency)
         if decision.kind == DROP:
             self._record(request, None, decision.kind, scope)
             return None

@@ -25,7 +25,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -66,6 +67,8 @@ class StandInServer:
     :param access_log: write a line per request to stderr, as ``http.server`` does.
     :param max_log_records: keep only the newest this many records in
         :attr:`request_log`; ``None`` keeps all.
+    :param sleep: how a reply waits out its injected ``latency``; tests of the stand-in
+        inject a recorder.
     """
 
     def __init__(
@@ -78,6 +81,7 @@ class StandInServer:
         client_secret: str = DEFAULT_CLIENT_SECRET,
         access_log: bool = False,
         max_log_records: int | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.requested_port = port
         self.ensembledata_token = ensembledata_token
@@ -104,6 +108,7 @@ class StandInServer:
             request_log=self.request_log,
             stopping=self._stopping,
             access_log=access_log,
+            sleep=sleep,
         )
         self._httpd: StandInHTTPServer | None = None
         self._thread: threading.Thread | None = None
