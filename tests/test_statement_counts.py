@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy
 from airflow.providers.sqlite.hooks.sqlite import SqliteHook
 
 from airflow_provider_tiktok.mapping import failed_lookup
@@ -74,7 +75,8 @@ def counting_connection(path: Path, calls: list[DriverCall]) -> sqlite3.Connecti
 class CountingSqliteHook(SqliteHook):  # type: ignore[misc]
     """Airflow's SQLite hook, its connections counting the writer's calls."""
 
-    dialect_name = "sqlite"  # as the hook reads it from its connection, without one
+    dialect_name = "sqlite"  # as the hook reads them from its connection, without one
+    placeholder = "?"
 
     def __init__(self, path: Path) -> None:
         super().__init__()
@@ -98,6 +100,11 @@ class CountingPortableHook:
 
     def get_conn(self) -> sqlite3.Connection:
         return counting_connection(self.path, self.calls)
+
+    @property
+    def inspector(self) -> Any:
+        """SQLAlchemy's inspector of the file, as ``DbApiHook.inspector`` gives."""
+        return sqlalchemy.inspect(sqlalchemy.create_engine(f"sqlite:///{self.path}"))
 
     def run(self, sql: str, autocommit: bool = False, parameters: Any = None) -> None:
         with sqlite3.connect(self.path) as connection:
