@@ -14,6 +14,8 @@ from airflow_provider_tiktok.lookups import (
     as_list,
     normalize_sec_uid,
     normalize_username,
+    parse_lookup_values,
+    parse_rendered_list,
 )
 
 SEC_UID = "MS4wLjABAAAAv7iSuuXDJGDvJkmH_vz1qkDZYo1apxgzaxdBSeIuPiM"
@@ -147,3 +149,40 @@ def test_as_list_accepts_one_string_or_an_iterable_of_strings(
 def test_as_list_refuses_other_values_naming_the_argument(value: Any) -> None:
     with pytest.raises(ValueError, match="usernames must be a string or a list of strings"):
         as_list(value, name="usernames")
+
+
+@pytest.mark.parametrize(
+    ("rendered", "expected"),
+    [
+        ('["tiktok", "@khaby.lame"]', ["tiktok", "@khaby.lame"]),  # JSON, var.value
+        ("['tiktok', '@khaby.lame']", ["tiktok", "@khaby.lame"]),  # var.json, xcom_pull
+        ("  ('tiktok', 'khaby.lame')  ", ["tiktok", "khaby.lame"]),  # a tuple's repr
+        ("[]", []),
+    ],
+)
+def test_a_rendered_list_is_read_from_json_or_from_the_python_repr_jinja_gives(
+    rendered: str, expected: list[str]
+) -> None:
+    assert parse_rendered_list(rendered, name="usernames") == expected
+    assert parse_lookup_values(rendered, name="usernames") == expected
+
+
+def test_text_that_is_not_in_brackets_is_left_to_the_caller() -> None:
+    assert parse_rendered_list("tiktok, khaby.lame", name="usernames") is None
+
+
+@pytest.mark.parametrize(
+    "rendered",
+    [
+        "[__import__('os').system('true')]",  # code: never evaluated
+        "['tiktok', 42]",  # a literal, but not only strings
+        "[{'user': 'tiktok'}]",
+        "['tiktok',",
+        "(1, 2)",
+    ],
+)
+def test_a_rendered_list_that_is_not_a_list_of_string_literals_is_refused(
+    rendered: str,
+) -> None:
+    with pytest.raises(ValueError, match=r"usernames is not a valid JSON list: .*Python list"):
+        parse_rendered_list(rendered, name="usernames")
