@@ -68,9 +68,14 @@ class BatchSummary:
     def describe(self) -> str:
         """One line for the task log."""
         counts = ", ".join(f"{status}={n}" for status, n in sorted(self.statuses.items()))
+        cost = (
+            f"units charged: {self.units_charged}"
+            if self.quota_requests is None
+            else f"requests used against the daily quota: {self.quota_requests}"
+        )
         return (
             f"Fetched {self.fetched} of {self.requested} users from {self.source} in "
-            f"{self.elapsed:.1f} s ({counts or 'none'}); {self.cost()}"
+            f"{self.elapsed:.1f} s ({counts or 'none'}); {cost}"
         )
 
 
