@@ -333,3 +333,21 @@ def test_a_share_of_failures_at_the_threshold_does_not_fail_the_task(
     statuses = Kind("ensembledata-xcom").run(MANY_USERS, max_workers=4, max_failed_fraction=0.5)
 
     assert sorted(statuses.values()).count("error") == 25
+
+
+@pytest.mark.parametrize(
+    "kind", [Kind("research-xcom"), Kind("research-sql")], ids=["research-xcom", "research-sql"]
+)
+def test_a_research_task_logs_the_requests_used_against_the_daily_quota(
+    kind: Kind, stand_in: StandInServer, connections: Connections, warehouse: str, task_log: TaskLog
+) -> None:
+    connections.use(extra={"max_retries": 2})
+    stand_in.set_faults(scope=kind.scope, rate_limit_next=2, retry_after=0)
+
+    assert kind.run(USERS) == ALL_FOUND
+
+    batch_log = [r.getMessage() for r in task_log.caplog.records if r.name.endswith(".batch")]
+    [summary] = [line for line in batch_log if "users from tiktok_research" in line]
+    assert "(found=5); requests used against the daily quota: 7" in summary  # 2 were retried
+    assert "units charged" not in summary
+    assert len(user_info_requests(stand_in, kind)) == 7
