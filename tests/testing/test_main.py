@@ -156,3 +156,16 @@ def test_the_command_line_refuses_nonsense_faults(capsys: pytest.CaptureFixture[
 def test_every_fault_has_a_flag() -> None:
     destinations = {action.dest for action in build_parser()._actions}
     assert {field.name for field in fields(FaultConfig)} <= destinations
+
+
+def test_every_credential_flag_is_explained_in_the_help() -> None:
+    [group] = [g for g in build_parser()._action_groups if g.title == "credentials"]
+
+    assert group.description and "not real secrets" in group.description
+    for action in group._group_actions:
+        assert action.help, action.option_strings
+    help_text = " ".join(build_parser().format_help().split())
+    assert f"the EnsembleData API token accepted (default {DEFAULT_ENSEMBLEDATA_TOKEN})" in (
+        help_text
+    )
+    assert "the Research API client secret accepted (default stand-in-client-secret)" in help_text
