@@ -158,7 +158,8 @@ def test_every_fault_has_a_flag() -> None:
     assert {field.name for field in fields(FaultConfig)} <= destinations
 
 
-def test_every_credential_flag_is_explained_in_the_help() -> None:
+def test_every_credential_flag_is_explained_in_the_help(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "300")  # no line wrapping inside the defaults
     [group] = [g for g in build_parser()._action_groups if g.title == "credentials"]
 
     assert group.description and "not real secrets" in group.description
