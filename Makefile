@@ -2,6 +2,8 @@
 #   make test   lint, type-check and run every test (installs what it needs)
 #   make demo   run the snapshot DAG against the local stand-in into SQLite
 #   make bench  run the benchmarks and check their targets
+#   make dist   build the wheel and sdist into dist/ and check them with twine
+#   make check-dist  install the wheel in a fresh virtualenv with the constraints, import it
 
 PYTHON ?= python3
 NEWEST_AIRFLOW := 3.3.2
@@ -11,8 +13,9 @@ BIN := $(VENV)/bin
 CONSTRAINTS := constraints/airflow-$(AIRFLOW_VERSION).txt
 INSTALLED := $(VENV)/.installed-airflow-$(AIRFLOW_VERSION)
 SOURCES := airflow_provider_tiktok tests example_dags benchmarks
+DIST_VENV ?= .venv-dist
 
-.PHONY: install test lint typecheck pytest postgres-server demo bench clean
+.PHONY: install test lint typecheck pytest postgres-server demo bench dist check-dist clean
 
 install: $(INSTALLED)
 
@@ -57,5 +60,31 @@ demo: install
 bench: install postgres-server
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
+# The release files: a wheel and an sdist, built in an isolated environment, checked by twine.
+dist: install
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
+	$(BIN)/twine check --strict dist/*
+
+# What a user of the wheel gets: a fresh virtualenv, Airflow pinned by the constraints, the
+# wheel; the provider must import and Airflow must list it. Then the sdist over it, likewise.
+check-dist: dist
+	rm -rf $(DIST_VENV)
+	$(PYTHON) -m venv $(DIST_VENV)
+	$(DIST_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(DIST_VENV)/bin/python -m pip install --quiet --constraint $(CONSTRAINTS) \
+		"apache-airflow==$(AIRFLOW_VERSION)" dist/airflow_provider_tiktok-*.whl
+	cd / && AIRFLOW_HOME=$$(mktemp -d) $(abspath $(DIST_VENV))/bin/python -c \
+		"import airflow_provider_tiktok.operators.user_info, airflow_provider_tiktok.transfers.tiktok_to_sql; \
+		from airflow_provider_tiktok.get_provider_info import get_provider_info; \
+		print(get_provider_info()['package-name'], airflow_provider_tiktok.__version__)"
+	cd / && AIRFLOW_HOME=$$(mktemp -d) $(abspath $(DIST_VENV))/bin/airflow providers list \
+		| grep -q airflow-provider-tiktok && echo "airflow providers list shows airflow-provider-tiktok"
+	$(DIST_VENV)/bin/python -m pip install --quiet --no-deps --force-reinstall \
+		dist/airflow_provider_tiktok-*.tar.gz
+	cd / && $(abspath $(DIST_VENV))/bin/python -c \
+		"from airflow_provider_tiktok.get_provider_info import get_provider_info; \
+		print('from the sdist:', get_provider_info()['package-name'])"
+
 clean:
-	rm -rf .venv .venv-* .demo .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	rm -rf .venv .venv-* .demo .pytest_cache .mypy_cache .ruff_cache *.egg-info dist build
