@@ -224,9 +224,12 @@ class TikTokResearchHook(TikTokBaseHook):
         """
         with self._token_lock:
             current = self._token
-            replaced_meanwhile = current is not None and current.value != rejected
-            if current is not None and replaced_meanwhile and self._clock() < current.refresh_at:
-                return current.value
+            if (
+                current is not None
+                and current.value != rejected
+                and self._clock() < current.refresh_at
+            ):
+                return current.value  # another call replaced it already
             now = self._clock()
             if self._last_replacement is not None:
                 since = now - self._last_replacement

@@ -227,7 +227,7 @@ class TikTokFetchOperator(BaseOperator):
         not_found = total - statuses.get(STATUS_FOUND, 0)
         if not_found:
             self.log.warning(
-                "%d of %d lookups returned no profile (%s); %s", not_found, total, counts, kept
+                "%d of %d lookups returned no profile (%s). %s", not_found, total, counts, kept
             )
         failed = statuses.get(STATUS_ERROR, 0)
         limit = self.max_failed_fraction
