@@ -514,8 +514,8 @@ def test_retry_warnings_name_the_lookup_they_retry(
 
     # Airflow 3 sends hook logs through structlog to stdout; Airflow 2 through stdlib logging.
     logged = capfd.readouterr().out.splitlines() + [r.getMessage() for r in caplog.records]
-    warnings = [line for line in logged if "call failed" in line]
-    assert len(warnings) == 2
-    assert "username=someuser: EnsembleData call failed" in warnings[0]
-    assert f"sec_uid={SEC_UID}: EnsembleData call failed" in warnings[1]
+    warnings = [line for line in logged if "call failed" in line]  # Airflow 2 may echo them
+    assert any("username=someuser: EnsembleData call failed" in line for line in warnings)
+    assert any(f"sec_uid={SEC_UID}: EnsembleData call failed" in line for line in warnings)
+    assert all("username=" in line or "sec_uid=" in line for line in warnings)
     assert all(TOKEN not in line for line in warnings)

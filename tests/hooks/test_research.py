@@ -689,12 +689,14 @@ def test_retry_warnings_name_the_username_they_retry(
 
     # Airflow 3 sends hook logs through structlog to stdout; Airflow 2 through stdlib logging.
     logged = capfd.readouterr().out.splitlines() + [r.getMessage() for r in caplog.records]
-    [warning] = [line for line in logged if "call failed" in line]
-    assert (
-        "username=someuser: TikTok Research API call failed (TikTok Research API server error"
-        in warning
-    )
-    assert ACCESS_TOKEN not in warning
+    warnings = [line for line in logged if "call failed" in line]  # Airflow 2 may echo it
+    assert warnings
+    for warning in warnings:
+        assert (
+            "username=someuser: TikTok Research API call failed (TikTok Research API server error"
+            in warning
+        )
+        assert ACCESS_TOKEN not in warning
 
 
 @pytest.mark.parametrize(
