@@ -4,6 +4,8 @@
 #   make bench  run the benchmarks and check their targets
 #   make screenshots  retake the README's screenshots of the Airflow UI (docs/*.png)
 #   make mutate mutation-test the modules that decide behaviour; print the score per module
+#   make dist   build the wheel and sdist into dist/ and check them with twine
+#   make check-dist  install the wheel in a fresh virtualenv with the constraints, import it
 
 PYTHON ?= python3
 NEWEST_AIRFLOW := 3.3.2
@@ -13,8 +15,9 @@ BIN := $(VENV)/bin
 CONSTRAINTS := constraints/airflow-$(AIRFLOW_VERSION).txt
 INSTALLED := $(VENV)/.installed-airflow-$(AIRFLOW_VERSION)
 SOURCES := airflow_provider_tiktok tests example_dags benchmarks docs mutation
+DIST_VENV ?= .venv-dist
 
-.PHONY: install test lint typecheck pytest postgres-server demo bench screenshots mutate clean
+.PHONY: install test lint typecheck pytest postgres-server demo bench screenshots mutate dist check-dist clean
 
 install: $(INSTALLED)
 
@@ -74,5 +77,31 @@ mutate: install
 	$(BIN)/mutmut run --max-children 2
 	$(BIN)/python -m mutation
 
+# The release files: a wheel and an sdist, built in an isolated environment, checked by twine.
+dist: install
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
+	$(BIN)/twine check --strict dist/*
+
+# What a user of the wheel gets: a fresh virtualenv, Airflow pinned by the constraints, the
+# wheel; the provider must import and Airflow must list it. Then the sdist over it, likewise.
+check-dist: dist
+	rm -rf $(DIST_VENV)
+	$(PYTHON) -m venv $(DIST_VENV)
+	$(DIST_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(DIST_VENV)/bin/python -m pip install --quiet --constraint $(CONSTRAINTS) \
+		"apache-airflow==$(AIRFLOW_VERSION)" dist/airflow_provider_tiktok-*.whl
+	cd / && AIRFLOW_HOME=$$(mktemp -d) $(abspath $(DIST_VENV))/bin/python -c \
+		"import airflow_provider_tiktok.operators.user_info, airflow_provider_tiktok.transfers.tiktok_to_sql; \
+		from airflow_provider_tiktok.get_provider_info import get_provider_info; \
+		print(get_provider_info()['package-name'], airflow_provider_tiktok.__version__)"
+	cd / && AIRFLOW_HOME=$$(mktemp -d) $(abspath $(DIST_VENV))/bin/airflow providers list \
+		| grep -q airflow-provider-tiktok && echo "airflow providers list shows airflow-provider-tiktok"
+	$(DIST_VENV)/bin/python -m pip install --quiet --no-deps --force-reinstall \
+		dist/airflow_provider_tiktok-*.tar.gz
+	cd / && $(abspath $(DIST_VENV))/bin/python -c \
+		"from airflow_provider_tiktok.get_provider_info import get_provider_info; \
+		print('from the sdist:', get_provider_info()['package-name'])"
+
 clean:
-	rm -rf .venv .venv-* .demo .pytest_cache .mypy_cache .ruff_cache *.egg-info mutants
+	rm -rf .venv .venv-* .demo .pytest_cache .mypy_cache .ruff_cache *.egg-info dist build mutants

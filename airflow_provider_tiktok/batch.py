@@ -40,6 +40,9 @@ class BatchSummary:
     units_charged: int = 0
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
+    quota_requests: int | None = None
+    """Requests counted against a daily quota of requests (the Research API), if any; the
+    cost of the batch is then told in requests, not in units."""
 
     def add(self, user: TikTokUser) -> None:
         """Count one fetched user."""
@@ -56,12 +59,23 @@ class BatchSummary:
         """Seconds since the batch started (until it finished)."""
         return (self.finished or time.monotonic()) - self.started
 
+    def cost(self) -> str:
+        """What the batch cost: units charged, or requests used against the daily quota."""
+        if self.quota_requests is not None:
+            return f"{self.quota_requests} requests used against the daily quota"
+        return f"{self.units_charged} units charged"
+
     def describe(self) -> str:
         """One line for the task log."""
         counts = ", ".join(f"{status}={n}" for status, n in sorted(self.statuses.items()))
+        cost = (
+            f"units charged: {self.units_charged}"
+            if self.quota_requests is None
+            else f"requests used against the daily quota: {self.quota_requests}"
+        )
         return (
             f"Fetched {self.fetched} of {self.requested} users from {self.source} in "
-            f"{self.elapsed:.1f} s ({counts or 'none'}); units charged: {self.units_charged}"
+            f"{self.elapsed:.1f} s ({counts or 'none'}); {cost}"
         )
 
 
@@ -105,6 +119,7 @@ def fetch_users(
     max_workers: int,
     max_units: int | None = None,
     on_user: Callable[[int, TikTokUser], None],
+    quota_requests: Callable[[], int] | None = None,
 ) -> BatchSummary:
     """Fetch every lookup concurrently and hand each record to ``on_user`` as it arrives.
 
@@ -119,6 +134,8 @@ def fetch_users(
     :param max_workers: threads calling the API at once.
     :param max_units: stop before the units charged would pass this budget.
     :param on_user: receives ``(input index, record)`` for every fetched user.
+    :param quota_requests: how many requests the source has sent against a daily quota of
+        requests, when its API counts requests rather than units (the Research API).
     :raises TikTokFatalError: after handing over every completed call, saying how many
         users were fetched before it.
     """
@@ -163,6 +180,8 @@ def fetch_users(
             submit_more()
 
     summary.finished = time.monotonic()
+    if quota_requests is not None:
+        summary.quota_requests = quota_requests()
     log.info("%s", summary.describe())
     if failure is not None:
         raise _with_progress(failure, summary)
@@ -175,7 +194,7 @@ def _with_progress(error: BaseException, summary: BatchSummary) -> BaseException
         return error
     return error.with_message(
         f"{error.message}. Stopped after {summary.fetched} of {summary.requested} users "
-        f"were fetched ({summary.units_charged} units charged)"
+        f"were fetched ({summary.cost()})"
     )
 
 

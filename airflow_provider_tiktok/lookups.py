@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from collections.abc import Iterable
@@ -120,12 +121,48 @@ class Lookup:
     key: str
 
 
+def parse_rendered_list(text: str, *, name: str) -> list[str] | None:
+    """Read a rendered template that holds a list: a JSON list or a Python list literal.
+
+    Jinja renders a list as its Python ``repr`` unless the DAG sets
+    ``render_template_as_native_obj=True``: ``{{ var.json.names }}`` and
+    ``{{ ti.xcom_pull(...) }}`` give ``"['a', 'b']"``. A JSON list is read as JSON; any
+    other text in brackets is read with :func:`ast.literal_eval`, which evaluates literals
+    only (never code), and kept only when it is a list or tuple of strings.
+
+    :param text: the rendered string.
+    :param name: the argument's name, for error messages.
+    :return: the values, or ``None`` when ``text`` is not in brackets.
+    :raises ValueError: naming the argument when the text in brackets is neither.
+    """
+    stripped = text.strip()
+    if not stripped.startswith(("[", "(")):
+        return None
+    try:
+        return as_list(json.loads(stripped), name=name)
+    except ValueError as error:
+        if not isinstance(error, json.JSONDecodeError):
+            raise
+    try:
+        parsed = ast.literal_eval(stripped)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        parsed = None
+    if not isinstance(parsed, (list, tuple)) or not all(isinstance(v, str) for v in parsed):
+        raise ValueError(
+            f"{name} is not a valid JSON list: {_shorten(text)} (a Python list of strings, "
+            "as Jinja renders one, is read too)"
+        )
+    return list(parsed)
+
+
 def parse_lookup_values(value: object, *, name: str) -> list[str]:
     """Read a templated ``usernames`` / ``sec_uids`` argument into a list of strings.
 
-    A rendered template is a string: a JSON list (``'["a", "b"]'``) is parsed, and any
-    other string is split on commas and whitespace, which neither usernames, profile
-    URLs nor sec_uids contain.
+    A rendered template is a string: a list in brackets is read by
+    :func:`parse_rendered_list` (what ``{{ var.json.x }}``, ``{{ var.value.x }}`` holding
+    JSON, and ``{{ ti.xcom_pull(...) }}`` give), and any other string is split on commas
+    and whitespace, which neither usernames, profile URLs nor sec_uids contain. A native
+    list (``render_template_as_native_obj=True``, or no template) is taken as it is.
 
     :param value: a string, a list of strings, or ``None``.
     :param name: the argument's name, for error messages.
@@ -133,14 +170,10 @@ def parse_lookup_values(value: object, *, name: str) -> list[str]:
     if value is None:
         return []
     if isinstance(value, str):
-        text = value.strip()
-        if text.startswith("["):
-            try:
-                parsed = json.loads(text)
-            except ValueError:
-                raise ValueError(f"{name} is not a valid JSON list: {_shorten(value)}") from None
-            return as_list(parsed, name=name)
-        return [part for part in re.split(r"[\s,]+", text) if part]
+        listed = parse_rendered_list(value, name=name)
+        if listed is not None:
+            return listed
+        return [part for part in re.split(r"[\s,]+", value.strip()) if part]
     return as_list(value, name=name)  # type: ignore[arg-type]
 
 

@@ -26,6 +26,8 @@ LOOKUP_SEC_UID = "sec_uid"
 LOOKUP_TYPES = (LOOKUP_USERNAME, LOOKUP_SEC_UID)
 
 STATUS_FOUND = "found"
+STATUS_ERROR = "error"
+"""A lookup whose call failed after every retry: the API gave no answer about the user."""
 USER_STATUSES = ("found", "not_found", "private", "restricted", "invalid", "error")
 
 

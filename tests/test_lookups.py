@@ -15,6 +15,8 @@ from airflow_provider_tiktok.lookups import (
     build_lookups,
     normalize_sec_uid,
     normalize_username,
+    parse_lookup_values,
+    parse_rendered_list,
 )
 
 SEC_UID = "MS4wLjABAAAAv7iSuuXDJGDvJkmH_vz1qkDZYo1apxgzaxdBSeIuPiM"
@@ -230,3 +232,40 @@ def test_build_lookups_refuses_bad_arguments_in_plain_words(
         build_lookups(usernames, sec_uids)
 
     assert str(info.value).startswith(message)
+
+
+@pytest.mark.parametrize(
+    ("rendered", "expected"),
+    [
+        ('["tiktok", "@khaby.lame"]', ["tiktok", "@khaby.lame"]),  # JSON, var.value
+        ("['tiktok', '@khaby.lame']", ["tiktok", "@khaby.lame"]),  # var.json, xcom_pull
+        ("  ('tiktok', 'khaby.lame')  ", ["tiktok", "khaby.lame"]),  # a tuple's repr
+        ("[]", []),
+    ],
+)
+def test_a_rendered_list_is_read_from_json_or_from_the_python_repr_jinja_gives(
+    rendered: str, expected: list[str]
+) -> None:
+    assert parse_rendered_list(rendered, name="usernames") == expected
+    assert parse_lookup_values(rendered, name="usernames") == expected
+
+
+def test_text_that_is_not_in_brackets_is_left_to_the_caller() -> None:
+    assert parse_rendered_list("tiktok, khaby.lame", name="usernames") is None
+
+
+@pytest.mark.parametrize(
+    "rendered",
+    [
+        "[__import__('os').system('true')]",  # code: never evaluated
+        "['tiktok', 42]",  # a literal, but not only strings
+        "[{'user': 'tiktok'}]",
+        "['tiktok',",
+        "(1, 2)",
+    ],
+)
+def test_a_rendered_list_that_is_not_a_list_of_string_literals_is_refused(
+    rendered: str,
+) -> None:
+    with pytest.raises(ValueError, match=r"usernames is not a valid JSON list: .*Python list"):
+        parse_rendered_list(rendered, name="usernames")

@@ -258,6 +258,7 @@ class TikTokBaseHook(BaseHook):
         data: Mapping[str, str] | None = None,
         auth: RequestAuth | None = None,
         retry: bool = True,
+        subject: str | None = None,
     ) -> tuple[JsonObject, requests.Response]:
         """Call the API with timeouts and retries, and return the JSON body and the response.
 
@@ -267,9 +268,11 @@ class TikTokBaseHook(BaseHook):
 
         :param retry: ``False`` makes one attempt only, for interactive checks such as the
             UI's connection test.
+        :param subject: what the call is about (``"username=tiktok"``), named in the retry
+            warnings; never a secret.
         """
         url = f"{self.base_url}/{path.lstrip('/')}"
-        return self._retrying(retry=retry)(
+        return self._retrying(retry=retry, subject=subject)(
             self._send_once, method, url, params=params, json=json, data=data, auth=auth
         )
 
@@ -299,19 +302,27 @@ class TikTokBaseHook(BaseHook):
             auth=auth,
         )
 
-    def _retrying(self, *, retry: bool = True) -> Retrying:
-        """The retry policy of every call of this hook, the image downloads included."""
+    def _retrying(self, *, retry: bool = True, subject: str | None = None) -> Retrying:
+        """The retry policy of every call of this hook, the image downloads included.
+
+        :param subject: what the call is about, for the retry warnings.
+        """
+
+        def log_retry(retry_state: RetryCallState) -> None:
+            self._log_retry(retry_state, subject)
+
         return http_client.retrying(
             max_attempts=self.max_retries + 1 if retry else 1,
             max_wait=self.max_retry_wait,
             sleep=self._sleep,
-            before_sleep=self._log_retry,
+            before_sleep=log_retry,
         )
 
-    def _log_retry(self, retry_state: RetryCallState) -> None:
+    def _log_retry(self, retry_state: RetryCallState, subject: str | None = None) -> None:
         error = retry_state.outcome.exception() if retry_state.outcome else None
         self.log.warning(
-            "%s call failed (%s); retry %d of %d in %.1f s",
+            "%s%s call failed (%s); retry %d of %d in %.1f s",
+            f"{subject}: " if subject else "",
             self.api_name,
             error,
             retry_state.attempt_number,

@@ -44,11 +44,12 @@ _ERRORS_BY_STATUS: dict[int, tuple[type[TikTokApiError], str]] = {
     491: (TikTokAuthError, _BAD_TOKEN),
     492: (TikTokAuthError, "The EnsembleData account's email is not verified: verify it first"),
     493: (TikTokSubscriptionError, "The EnsembleData subscription has expired: renew it"),
-    495: (
-        TikTokQuotaExhaustedError,
-        "EnsembleData units are depleted for today: the daily unit limit is reached",
-    ),
+    495: (TikTokQuotaExhaustedError, "EnsembleData units are depleted for today"),
 }
+
+_DEPLETED_DETAILS = ("limit reached for today", "units depleted", "daily unit limit")
+"""Words of a ``detail`` that says the day's units are spent, whatever the status it came
+with (the real reply was quoted without one): no retry helps before the reset."""
 
 
 @dataclass(frozen=True)
@@ -127,7 +128,8 @@ class EnsembleDataHook(TikTokBaseHook):
 
         :param username: a username, ``@username`` or profile URL; normalized first.
         """
-        return self._get("/tt/user/info", {"username": normalize_username(username)})
+        name = normalize_username(username)
+        return self._get("/tt/user/info", {"username": name}, subject=f"username={name}")
 
     def user_info_from_secuid(
         self, sec_uid: str, *, alternative_method: bool = False
@@ -141,7 +143,7 @@ class EnsembleDataHook(TikTokBaseHook):
         params = {"secUid": normalize_sec_uid(sec_uid)}
         if alternative_method:
             params["alternative_method"] = "true"
-        return self._get("/tt/user/info-from-secuid", params)
+        return self._get("/tt/user/info-from-secuid", params, subject=f"sec_uid={params['secUid']}")
 
     def get_used_units(self, date: dt.date | str, *, retry: bool = True) -> EnsembleDataResponse:
         """Units used on one day (free, costs no units): ``GET /customer/get-used-units``.
@@ -165,9 +167,9 @@ class EnsembleDataHook(TikTokBaseHook):
         return True, f"Connection to EnsembleData works (units used today: {reply.data})"
 
     def _get(
-        self, path: str, params: dict[str, str], *, retry: bool = True
+        self, path: str, params: dict[str, str], *, retry: bool = True, subject: str | None = None
     ) -> EnsembleDataResponse:
-        body, response = self.request_json("GET", path, params=params, retry=retry)
+        body, response = self.request_json("GET", path, params=params, retry=retry, subject=subject)
         return EnsembleDataResponse(data=body["data"], units_charged=_units_charged(response, body))
 
     def _classify_error(
@@ -188,6 +190,11 @@ class EnsembleDataHook(TikTokBaseHook):
                 )
             return None
         detail = _detail_text(body["detail"]) if body and "detail" in body else None
+        if detail and any(fragment in detail.lower() for fragment in _DEPLETED_DETAILS):
+            meaning = _ERRORS_BY_STATUS[495][1]
+            return TikTokQuotaExhaustedError(
+                f"{meaning}: {detail}", http_status=status, api_code=str(status)
+            )
         if status == 429:
             return TikTokRateLimitError(
                 f"EnsembleData rate limit exceeded: {detail or 'too many requests'}",

@@ -22,7 +22,7 @@ from airflow_provider_tiktok.exceptions import (
 )
 from airflow_provider_tiktok.hooks.base import TikTokBaseHook
 from airflow_provider_tiktok.hooks.http_client import JsonObject, parse_retry_after
-from airflow_provider_tiktok.lookups import normalize_username
+from airflow_provider_tiktok.lookups import normalize_username, parse_rendered_list
 
 if TYPE_CHECKING:
     import requests
@@ -49,6 +49,14 @@ TOKEN_PATH = "/v2/oauth/token/"
 USER_INFO_PATH = "/v2/research/user/info/"
 TOKEN_REFRESH_MARGIN = 300.0
 
+TOKEN_REPLACEMENT_FLOOR = 60.0
+"""Seconds that must pass between two replacements of a rejected access token.
+
+A token is replaced each time the API rejects it, however often that happens in a batch;
+but a token rejected again within this time of the last replacement means new tokens do
+not help (revoked credentials, an application whose access was withdrawn), and asking the
+token endpoint again would only spin. The call then fails."""
+
 _OAUTH_CREDENTIAL_ERRORS = frozenset(
     {
         "invalid_client",
@@ -72,13 +80,16 @@ _PER_USER_MESSAGES: tuple[tuple[str, type[TikTokApiError]], ...] = (
 def validate_fields(fields: Iterable[str] | str | None) -> list[str]:
     """Return the Research API fields to ask for, refusing unknown names.
 
-    :param fields: field names, a comma-separated string, or ``None`` for all documented
-        fields.
+    :param fields: field names, a comma-separated string, a rendered list (JSON or the
+        Python literal Jinja renders), or ``None`` for all documented fields.
     :raises ValueError: naming every unknown field.
     """
     if fields is None:
         return list(DEFAULT_USER_FIELDS)
-    if isinstance(fields, str):
+    listed = parse_rendered_list(fields, name="fields") if isinstance(fields, str) else None
+    if listed is not None:
+        names = [name.strip() if isinstance(name, str) else name for name in listed]
+    elif isinstance(fields, str):
         names = [name.strip() for name in fields.split(",")]
     else:
         try:
@@ -125,6 +136,22 @@ class _BearerAuth:
         return request
 
 
+class _QuotaCountingAuth(_BearerAuth):
+    """The bearer token of a Query User Info call, counting each attempt sent.
+
+    :param token: the access token.
+    :param counted: called once per attempt, retries included.
+    """
+
+    def __init__(self, token: str, counted: Callable[[], None]) -> None:
+        super().__init__(token)
+        self.counted = counted
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        self.counted()
+        return super().__call__(request)
+
+
 class TikTokResearchHook(TikTokBaseHook):
     """Talks to the TikTok Research API with a ``tiktok_research`` connection.
 
@@ -135,7 +162,8 @@ class TikTokResearchHook(TikTokBaseHook):
     :class:`~airflow_provider_tiktok.hooks.base.TikTokBaseHook` for the keyword arguments.
 
     :param tiktok_research_conn_id: the Airflow connection id.
-    :param clock: a monotonic clock for token expiry, injectable for tests.
+    :param clock: a monotonic clock for token expiry and the replacement floor, injectable
+        for tests.
     """
 
     conn_name_attr = "tiktok_research_conn_id"
@@ -156,7 +184,14 @@ class TikTokResearchHook(TikTokBaseHook):
         self._clock = clock
         self._token: _AccessToken | None = None
         self._token_lock = threading.Lock()
+        self._last_replacement: float | None = None
         self.tokens_fetched = 0
+        self.tokens_replaced = 0
+        """How many times a rejected access token was replaced."""
+        self.quota_requests_used = 0
+        """Query User Info requests sent, retries included: each counts against the daily
+        quota of 1,000, whatever its reply."""
+        self._quota_lock = threading.Lock()
 
     def _client_credentials(self) -> tuple[str, str]:
         client_key = (self.connection.login or "").strip()
@@ -176,10 +211,40 @@ class TikTokResearchHook(TikTokBaseHook):
                 self._token = self._fetch_access_token()
             return self._token.value
 
-    def _invalidate_access_token(self, rejected: str) -> None:
+    def _replace_access_token(self, rejected: str, error: TikTokAccessTokenInvalidError) -> str:
+        """A token to retry with, after the API rejected ``rejected``.
+
+        When another thread has replaced ``rejected`` already, its new token is used; else a
+        new one is fetched, unless the last replacement was less than
+        :data:`TOKEN_REPLACEMENT_FLOOR` seconds ago.
+
+        :param rejected: the token the API rejected.
+        :param error: the rejection, re-raised with an explanation when no new token is
+            fetched.
+        """
         with self._token_lock:
-            if self._token is not None and self._token.value == rejected:
-                self._token = None
+            current = self._token
+            if (
+                current is not None
+                and current.value != rejected
+                and self._clock() < current.refresh_at
+            ):
+                return current.value  # another call replaced it already
+            now = self._clock()
+            if self._last_replacement is not None:
+                since = now - self._last_replacement
+                if since < TOKEN_REPLACEMENT_FLOOR:
+                    raise error.with_message(
+                        f"{error.message}. The access token was already replaced {since:.0f} s "
+                        f"ago and a new one is fetched at most once every "
+                        f"{TOKEN_REPLACEMENT_FLOOR:.0f} s: new tokens are being rejected, so "
+                        f"check the client key and secret of the connection {self.conn_id!r} "
+                        "and the research application's access"
+                    ) from None
+            self._token = self._fetch_access_token()
+            self._last_replacement = now
+            self.tokens_replaced += 1
+            return self._token.value
 
     def _fetch_access_token(self, *, retry: bool = True) -> _AccessToken:
         client_key, client_secret = self._client_credentials()
@@ -220,10 +285,24 @@ class TikTokResearchHook(TikTokBaseHook):
         token = self.get_access_token()
         try:
             return self._query_user_info(normalized, field_list, token)
-        except TikTokAccessTokenInvalidError:
-            self.log.info("The access token was rejected; fetching a new one and retrying once")
-            self._invalidate_access_token(token)
-            return self._query_user_info(normalized, field_list, self.get_access_token())
+        except TikTokAccessTokenInvalidError as error:
+            self.log.info(
+                "The access token was rejected for username=%s; retrying once with a new one",
+                normalized,
+            )
+            retry_token = self._replace_access_token(token, error)
+        try:
+            return self._query_user_info(normalized, field_list, retry_token)
+        except TikTokAccessTokenInvalidError as error:
+            raise error.with_message(
+                f"{error.message}. A new access token was already tried for this call and "
+                f"was rejected too: check the client key and secret of the connection "
+                f"{self.conn_id!r} and the research application's access"
+            ) from None
+
+    def _count_quota_request(self) -> None:
+        with self._quota_lock:
+            self.quota_requests_used += 1
 
     def _query_user_info(self, username: str, fields: str, token: str) -> ResearchUserInfo:
         try:
@@ -232,7 +311,8 @@ class TikTokResearchHook(TikTokBaseHook):
                 USER_INFO_PATH,
                 params={"fields": fields},
                 json={"username": username},
-                auth=_BearerAuth(token),
+                auth=_QuotaCountingAuth(token, self._count_quota_request),
+                subject=f"username={username}",
             )
         except TikTokRateLimitError as error:
             raise TikTokQuotaExhaustedError(
@@ -285,6 +365,12 @@ class TikTokResearchHook(TikTokBaseHook):
             return TikTokAuthError(
                 f"The research application is not authorized for this API ({code}): "
                 f"{message or 'no detail'}. Ask TikTok to approve the research.user.info scope",
+                **details,
+            )
+        if _says_quota_is_spent(code, message):
+            return TikTokQuotaExhaustedError(
+                "The TikTok Research API says the daily quota of 1,000 requests is spent (it "
+                f"resets at 00:00 UTC): {message or code}",
                 **details,
             )
         if code == "rate_limit_exceeded" or status == 429:
@@ -344,6 +430,16 @@ class TikTokResearchHook(TikTokBaseHook):
 
 
 _SCOPE_CODES = frozenset({"scope_not_authorized", "scope_permission_missed"})
+
+
+def _says_quota_is_spent(code: str, message: str) -> bool:
+    """Whether an error reply says in words that the daily quota is spent.
+
+    ``rate_limit_exceeded`` alone may mean "slow down", so it is retried; a code or message
+    that names the quota (``daily_quota_limit_exceeded``, "the daily quota ... is spent")
+    is reported at once, as no backoff can help before the reset.
+    """
+    return "quota" in code.lower() or "quota" in message.lower()
 
 
 def _error_block(body: JsonObject) -> dict[str, Any]:

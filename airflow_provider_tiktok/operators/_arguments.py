@@ -5,11 +5,20 @@ Each ``check_*`` function validates one option of
 on it, and returns the value to store. They run in ``__init__`` for options that are not
 templated, so a wrong value fails when the DAG is parsed rather than when the task runs;
 templated options (``usernames``, ``fields``, ``snapshot_date``) are checked once rendered.
+
+An operator runs every check through one :class:`ArgumentErrors`, then refuses all the bad
+values at once: a DAG file with a typo in two arguments is fixed in one edit, and the
+message names the task, so the author of a file with many tasks knows which one to fix.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 from airflow_provider_tiktok.record import SOURCE_ENSEMBLEDATA, SOURCE_RESEARCH, SOURCES
+
+_Checked = TypeVar("_Checked")
 
 DEFAULT_MAX_WORKERS = 8
 """Users fetched at once by default, over one pooled session."""
@@ -17,6 +26,59 @@ DEFAULT_MAX_WORKERS = 8
 MAX_WORKERS_LIMIT = 64
 ON_USER_ERROR_CHOICES = ("record", "skip", "fail")
 ON_EXHAUSTED_CHOICES = ("fail", "defer")
+
+DEFAULT_MAX_FAILED_FRACTION: float | None = None
+"""Off: a task that kept its records fails only for ``on_user_error="fail"``, as before the
+option existed, so no DAG that runs today starts failing on upgrade. 0.5 is the value to
+set for a scheduled job: more than half the calls failing is an outage, not data."""
+
+
+class ArgumentErrors:
+    """The bad arguments of one task, gathered so that one error names all of them."""
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+
+    def check(self, check: Callable[..., _Checked], *args: Any, **kwargs: Any) -> _Checked | None:
+        """Run one ``check_*`` function; keep its message instead of raising.
+
+        :param check: the check, which raises ``ValueError`` for a bad value.
+        :param args: its positional arguments.
+        :param kwargs: its keyword arguments.
+        :return: what the check returns, or ``None`` when the value is bad.
+        """
+        try:
+            return check(*args, **kwargs)
+        except ValueError as error:
+            self.messages.append(str(error))
+            return None
+
+    def add(self, message: str) -> None:
+        """Record a bad argument found without a ``check_*`` function.
+
+        :param message: what is wrong, naming the argument.
+        """
+        self.messages.append(message)
+
+    def extend(self, other: ArgumentErrors) -> None:
+        """Take over the messages of another collection, keeping their order.
+
+        :param other: the errors gathered before this collection existed.
+        """
+        self.messages.extend(other.messages)
+
+    def raise_if_any(self, task_id: str) -> None:
+        """Refuse every bad argument in one ``ValueError`` that names the task.
+
+        :param task_id: the task's id.
+        :raises ValueError: when any argument was bad.
+        """
+        if not self.messages:
+            return
+        if len(self.messages) == 1:
+            raise ValueError(f"Task {task_id!r}: {self.messages[0]}")
+        listed = "; ".join(f"({n}) {message}" for n, message in enumerate(self.messages, 1))
+        raise ValueError(f"Task {task_id!r} has {len(self.messages)} invalid arguments: {listed}")
 
 
 def check_source(value: object) -> str:
@@ -77,6 +139,18 @@ def check_max_requests_per_second(value: object) -> float | None:
         raise ValueError(
             f"max_requests_per_second must be None or a positive number; got {value!r}"
         )
+    return float(value)
+
+
+def check_max_failed_fraction(value: object) -> float | None:
+    """Validate ``max_failed_fraction``: ``None`` (off) or a number from 0 to 1.
+
+    :param value: the largest fraction of lookups that may end ``error``.
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise ValueError(f"max_failed_fraction must be None or a number from 0 to 1; got {value!r}")
     return float(value)
 
 

@@ -4,6 +4,8 @@
 
 * the shared options are declared and checked (the checks sit in
   :mod:`airflow_provider_tiktok.operators._arguments`);
+* a batch that ended ``error`` for too many lookups is failed, after its results are kept
+  (:meth:`~TikTokFetchOperator.check_failed_fraction`);
 * hooks and sources are built (:meth:`~TikTokFetchOperator.create_user_source`, the
   provider's composition root) and closed again when the batch ends;
 * a spent daily quota is waited out: the task defers on Airflow's own ``DateTimeTrigger``
@@ -16,23 +18,31 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from airflow_provider_tiktok.avatars import DEFAULT_AVATAR_MAX_BYTES, AvatarArchive
 from airflow_provider_tiktok.batch import BatchSummary, fetch_users
-from airflow_provider_tiktok.compat import BaseOperator, Context, date_time_trigger
+from airflow_provider_tiktok.compat import (
+    AirflowFailException,
+    BaseOperator,
+    Context,
+    date_time_trigger,
+)
 from airflow_provider_tiktok.hooks.ensembledata import EnsembleDataHook
 from airflow_provider_tiktok.hooks.research import TikTokResearchHook
 from airflow_provider_tiktok.operators._arguments import (
+    DEFAULT_MAX_FAILED_FRACTION,
     DEFAULT_MAX_WORKERS,
+    ArgumentErrors,
     check_avatar_options,
+    check_max_failed_fraction,
     check_max_requests_per_second,
     check_max_workers,
     check_on_user_error,
 )
-from airflow_provider_tiktok.record import SOURCE_ENSEMBLEDATA
+from airflow_provider_tiktok.record import SOURCE_ENSEMBLEDATA, STATUS_ERROR, STATUS_FOUND
 from airflow_provider_tiktok.sources import (
     AvatarArchivingSource,
     EnsembleDataUserSource,
@@ -61,6 +71,15 @@ def next_quota_reset(now: dt.datetime | None = None) -> dt.datetime:
     return midnight + dt.timedelta(days=1) + RESET_MARGIN
 
 
+def _quota_requests(hook: EnsembleDataHook | TikTokResearchHook) -> Callable[[], int] | None:
+    """How to read the requests a Research hook used against its daily quota; ``None`` for
+    EnsembleData, whose cost is in units."""
+    if not isinstance(hook, TikTokResearchHook):
+        return None
+    research: TikTokResearchHook = hook
+    return lambda: research.quota_requests_used
+
+
 @dataclass(frozen=True)
 class SourceOptions:
     """How an operator reaches its API.
@@ -81,11 +100,17 @@ class TikTokFetchOperator(BaseOperator):
     A subclass sets ``source``, says how to reach it (:meth:`source_options`), whether a
     spent quota defers (:meth:`defers_when_exhausted`), and does its work in
     :meth:`execute_with_progress`, which gets the progress handed over by a deferral, or ``None``.
+    Its ``__init__`` checks its own arguments into :attr:`argument_errors` and ends with
+    ``self.argument_errors.raise_if_any(self.task_id)``, so one error lists every bad value.
 
     :param on_user_error: what to do with a user that is not found, private, restricted,
         invalid or failed: ``"record"``, ``"skip"`` or ``"fail"``.
     :param max_workers: users fetched at once, over one pooled session.
     :param max_requests_per_second: client-side rate limit shared by all workers.
+    :param max_failed_fraction: fail the task, after keeping what it fetched, when more than
+        this fraction of its lookups ended ``error`` (the call failed after every retry);
+        ``None`` never fails for that. Not found, private, restricted and invalid users are
+        the API's answers, not failures, and do not count.
     :param avatar_storage: object-storage URL to archive avatars under, or ``None``.
     :param avatar_storage_conn_id: the connection of the storage.
     :param avatar_max_bytes: the largest avatar stored.
@@ -103,19 +128,29 @@ class TikTokFetchOperator(BaseOperator):
         on_user_error: str = "record",
         max_workers: int = DEFAULT_MAX_WORKERS,
         max_requests_per_second: float | None = None,
+        max_failed_fraction: float | None = DEFAULT_MAX_FAILED_FRACTION,
         avatar_storage: str | None = None,
         avatar_storage_conn_id: str | None = None,
         avatar_max_bytes: int = DEFAULT_AVATAR_MAX_BYTES,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.on_user_error = check_on_user_error(on_user_error)
-        self.max_workers = check_max_workers(max_workers)
-        self.max_requests_per_second = check_max_requests_per_second(max_requests_per_second)
+        self.argument_errors = ArgumentErrors()
+        """The bad arguments found so far; the concrete operator raises them all at once."""
+        errors = self.argument_errors
+        self.on_user_error = errors.check(check_on_user_error, on_user_error)
+        self.max_workers = errors.check(check_max_workers, max_workers) or DEFAULT_MAX_WORKERS
+        self.max_requests_per_second = errors.check(
+            check_max_requests_per_second, max_requests_per_second
+        )
+        self.max_failed_fraction = errors.check(check_max_failed_fraction, max_failed_fraction)
         self.avatar_storage = avatar_storage
         self.avatar_storage_conn_id = avatar_storage_conn_id
-        self.avatar_max_bytes = check_avatar_options(
-            avatar_storage, avatar_storage_conn_id, avatar_max_bytes
+        self.avatar_max_bytes = (
+            errors.check(
+                check_avatar_options, avatar_storage, avatar_storage_conn_id, avatar_max_bytes
+            )
+            or DEFAULT_AVATAR_MAX_BYTES
         )
 
     # What a subclass provides.
@@ -173,6 +208,34 @@ class TikTokFetchOperator(BaseOperator):
             kwargs={"progress": progress},
             timeout=DEFERRAL_TIMEOUT,
         )
+
+    # What every batch ends with.
+
+    def check_failed_fraction(self, statuses: Mapping[str, int], kept: str) -> None:
+        """Warn about the lookups that returned no profile; fail past ``max_failed_fraction``.
+
+        Called once the task's results are kept (returned, or written to the table), so a
+        failed task loses nothing it fetched.
+
+        :param statuses: how many lookups ended with each status.
+        :param kept: where the results are, for the message (``"5 rows are in ..."``).
+        :raises AirflowFailException: when more than ``max_failed_fraction`` of the lookups
+            ended ``error``, naming the counts by status.
+        """
+        total = sum(statuses.values())
+        counts = ", ".join(f"{status}={n}" for status, n in sorted(statuses.items()))
+        not_found = total - statuses.get(STATUS_FOUND, 0)
+        if not_found:
+            self.log.warning(
+                "%d of %d lookups returned no profile (%s). %s", not_found, total, counts, kept
+            )
+        failed = statuses.get(STATUS_ERROR, 0)
+        limit = self.max_failed_fraction
+        if limit is not None and total and failed / total > limit:
+            raise AirflowFailException(
+                f"{failed} of {total} lookups failed after every retry ({counts}), more than "
+                f"max_failed_fraction={limit:g} allows: the API is probably failing. {kept}"
+            )
 
     # The composition root: hooks and sources.
 
@@ -246,6 +309,7 @@ class TikTokFetchOperator(BaseOperator):
                 max_workers=self.max_workers,
                 max_units=max_units,
                 on_user=on_user,
+                quota_requests=_quota_requests(hook),
             )
         finally:
             hook.close()

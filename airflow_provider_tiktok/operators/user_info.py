@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,7 +15,16 @@ from airflow_provider_tiktok.links import PROFILE_USERNAME_XCOM_KEY, TikTokProfi
 from airflow_provider_tiktok.lookups import Lookup, build_lookups
 from airflow_provider_tiktok.operators._arguments import check_max_units, check_on_exhausted
 from airflow_provider_tiktok.operators.base import SourceOptions, TikTokFetchOperator
-from airflow_provider_tiktok.record import SOURCE_ENSEMBLEDATA, SOURCE_RESEARCH, TikTokUser
+from airflow_provider_tiktok.record import (
+    SOURCE_ENSEMBLEDATA,
+    SOURCE_RESEARCH,
+    STATUS_FOUND,
+    TikTokUser,
+)
+
+XCOM_RETURN_KEY = "return_value"
+"""Where Airflow keeps a task's return value; a task failed past ``max_failed_fraction``
+pushes its records there itself, as it returns nothing."""
 
 
 class _UserInfoOperator(TikTokFetchOperator):
@@ -38,6 +48,8 @@ class _UserInfoOperator(TikTokFetchOperator):
         self, context: Context, progress: dict[str, Any] | None
     ) -> list[dict[str, Any]]:
         """Fetch every user not fetched before a deferral and return all the records."""
+        # Pushed first, so the profile link finds its XCom even when the task fails.
+        context["ti"].xcom_push(key=PROFILE_USERNAME_XCOM_KEY, value=None)
         lookups = self.lookups()
         collected = [TikTokUser.from_dict(record) for record in (progress or {}).get("settled", [])]
         done = {(user.lookup_type, user.lookup_key) for user in collected}
@@ -68,11 +80,21 @@ class _UserInfoOperator(TikTokFetchOperator):
             raise AirflowFailException(
                 f"{len(failures)} of {len(users)} lookups failed: " + "; ".join(failures)
             )
+        statuses = Counter(user.status for user in users)
         if self.on_user_error == "skip":
-            users = [user for user in users if user.status == "found"]
+            users = [user for user in users if user.status == STATUS_FOUND]
         profile = users[0].username if len(users) == 1 else None
-        context["ti"].xcom_push(key=PROFILE_USERNAME_XCOM_KEY, value=profile)
-        return [user.to_dict() for user in users]
+        if profile is not None:
+            context["ti"].xcom_push(key=PROFILE_USERNAME_XCOM_KEY, value=profile)
+        records = [user.to_dict() for user in users]
+        try:
+            self.check_failed_fraction(
+                statuses, f"The {len(records)} records are in XCom under {XCOM_RETURN_KEY!r}"
+            )
+        except AirflowFailException:
+            context["ti"].xcom_push(key=XCOM_RETURN_KEY, value=records)
+            raise
+        return records
 
 
 class EnsembleDataUserInfoOperator(_UserInfoOperator):
@@ -92,6 +114,9 @@ class EnsembleDataUserInfoOperator(_UserInfoOperator):
     :param max_workers: users fetched at once, over one pooled session.
     :param max_units: stop before the units charged would pass this budget.
     :param max_requests_per_second: client-side rate limit shared by all workers.
+    :param max_failed_fraction: fail the task when more than this fraction of the lookups
+        ended ``error`` (every retry spent); the records are pushed to XCom first. ``None``
+        (the default) never fails for that; 0.5 suits a scheduled job.
     :param on_units_depleted: when the daily units run out (HTTP 495): ``"fail"`` fails
         the task; ``"defer"`` frees the worker until shortly after 00:00 UTC, then fetches
         only the users not fetched yet.
@@ -124,14 +149,18 @@ class EnsembleDataUserInfoOperator(_UserInfoOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        errors = self.argument_errors
         if (usernames is None) == (sec_uids is None):
-            raise ValueError(f"{self.task_id}: give exactly one of usernames and sec_uids")
+            errors.add("give exactly one of usernames and sec_uids")
         self.usernames = usernames
         self.sec_uids = sec_uids
         self.alternative_method = alternative_method
         self.ensembledata_conn_id = ensembledata_conn_id
-        self.max_units = check_max_units(max_units)
-        self.on_units_depleted = check_on_exhausted(on_units_depleted, name="on_units_depleted")
+        self.max_units = errors.check(check_max_units, max_units)
+        self.on_units_depleted = errors.check(
+            check_on_exhausted, on_units_depleted, name="on_units_depleted"
+        )
+        errors.raise_if_any(self.task_id)
 
     def lookups(self) -> list[Lookup]:
         """The rendered usernames or sec_uids, normalized."""
@@ -165,6 +194,7 @@ class TikTokResearchUserInfoOperator(_UserInfoOperator):
         :class:`EnsembleDataUserInfoOperator`.
     :param max_workers: users fetched at once, over one pooled session.
     :param max_requests_per_second: client-side rate limit shared by all workers.
+    :param max_failed_fraction: as for :class:`EnsembleDataUserInfoOperator`.
     :param on_quota_exhausted: when the daily quota of 1,000 requests is spent: ``"fail"``
         fails the task; ``"defer"`` frees the worker until shortly after 00:00 UTC, when the
         quota resets, then fetches only the users not fetched yet.
@@ -194,7 +224,10 @@ class TikTokResearchUserInfoOperator(_UserInfoOperator):
         self.usernames = usernames
         self.fields = fields
         self.tiktok_research_conn_id = tiktok_research_conn_id
-        self.on_quota_exhausted = check_on_exhausted(on_quota_exhausted, name="on_quota_exhausted")
+        self.on_quota_exhausted = self.argument_errors.check(
+            check_on_exhausted, on_quota_exhausted, name="on_quota_exhausted"
+        )
+        self.argument_errors.raise_if_any(self.task_id)
 
     def lookups(self) -> list[Lookup]:
         """The rendered usernames, normalized."""

@@ -53,12 +53,37 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=0, help="port to listen on; 0 picks one")
     parser.add_argument("--ready-file", type=Path, help="write the port and URLs here as JSON")
     parser.add_argument("--access-log", action="store_true", help="log every request to stderr")
-    credentials = parser.add_argument_group("credentials")
-    credentials.add_argument("--ensembledata-token", default=DEFAULT_ENSEMBLEDATA_TOKEN)
-    credentials.add_argument("--client-key", default=DEFAULT_CLIENT_KEY)
-    credentials.add_argument("--client-secret", default=DEFAULT_CLIENT_SECRET)
-    credentials.add_argument("--ensembledata-conn-id", default="ensembledata_default")
-    credentials.add_argument("--tiktok-research-conn-id", default="tiktok_research_default")
+    credentials = parser.add_argument_group(
+        "credentials",
+        "What the stand-in accepts, and the connections its printed export lines define. "
+        "These are test values, not real secrets; a wrong one gets the real APIs' answer "
+        "(EnsembleData 491, Research invalid_client).",
+    )
+    credentials.add_argument(
+        "--ensembledata-token",
+        default=DEFAULT_ENSEMBLEDATA_TOKEN,
+        help="the EnsembleData API token accepted (default %(default)s)",
+    )
+    credentials.add_argument(
+        "--client-key",
+        default=DEFAULT_CLIENT_KEY,
+        help="the Research API client key accepted (default %(default)s)",
+    )
+    credentials.add_argument(
+        "--client-secret",
+        default=DEFAULT_CLIENT_SECRET,
+        help="the Research API client secret accepted (default %(default)s)",
+    )
+    credentials.add_argument(
+        "--ensembledata-conn-id",
+        default="ensembledata_default",
+        help="the connection id of the printed EnsembleData export line (default %(default)s)",
+    )
+    credentials.add_argument(
+        "--tiktok-research-conn-id",
+        default="tiktok_research_default",
+        help="the connection id of the printed Research API export line (default %(default)s)",
+    )
     faults = parser.add_argument_group("faults (see FaultConfig)")
     faults.add_argument(
         "--scope",

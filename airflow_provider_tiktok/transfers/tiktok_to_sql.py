@@ -22,6 +22,7 @@ from airflow_provider_tiktok.hooks.ensembledata import EnsembleDataHook
 from airflow_provider_tiktok.hooks.research import TikTokResearchHook, validate_fields
 from airflow_provider_tiktok.lookups import Lookup, build_lookups
 from airflow_provider_tiktok.operators._arguments import (
+    ArgumentErrors,
     check_max_units,
     check_on_exhausted,
     check_source,
@@ -42,6 +43,7 @@ from airflow_provider_tiktok.warehouse import (
 )
 
 MAX_CHUNK_SIZE = 100_000
+DEFAULT_CHUNK_SIZE = 500
 
 
 def check_chunk_size(value: object) -> int:
@@ -171,6 +173,7 @@ class _ChunkWriter:
         """Rows written by this run of the task."""
         self.failures: list[str] = []
         """``lookup_type=key (status: error)`` of every user not found in this run."""
+
         self._buffer: list[TikTokUser] = []
 
     def add(self, _index: int, user: TikTokUser) -> None:
@@ -211,7 +214,8 @@ class TikTokUserInfoToSqlOperator(TikTokFetchOperator):
     (``max_workers``, ``max_requests_per_second`` and the ``avatar_*`` options, templated as
     there) are passed through to it. ``on_user_error`` is too, and here ``"record"`` writes a
     row with the failed status, ``"skip"`` writes nothing for that user, ``"fail"`` writes
-    every row then fails naming the failures.
+    every row then fails naming the failures. So is ``max_failed_fraction``: past it the task
+    fails once every row is written.
 
     :param source: ``"ensembledata"`` or ``"tiktok_research"``.
     :param usernames: usernames, ``@handles`` or profile URLs. Templated.
@@ -261,23 +265,29 @@ class TikTokUserInfoToSqlOperator(TikTokFetchOperator):
         schema: str | None = None,
         create_table: bool = True,
         snapshot_date: str | dt.date | None = None,
-        chunk_size: int = 500,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
         max_units: int | None = None,
         on_quota_exhausted: str = "fail",
         on_units_depleted: str = "fail",
         **kwargs: Any,
     ) -> None:
-        source = check_source(source)
-        check_identifier(table, what="table")
+        early = ArgumentErrors()  # checked before the outlet asset is named after the table
+        checked_source = early.check(check_source, source)
+        early.check(check_identifier, table, what="table")
         if schema is not None:
-            check_identifier(schema, what="schema")
-        kwargs.setdefault("outlets", [snapshot_table_asset(sql_conn_id, table, schema)])
+            early.check(check_identifier, schema, what="schema")
+        if not early.messages:
+            kwargs.setdefault("outlets", [snapshot_table_asset(sql_conn_id, table, schema)])
         super().__init__(**kwargs)
+        errors = ArgumentErrors()
+        errors.extend(early)
+        errors.extend(self.argument_errors)
+        self.argument_errors = errors
         if (usernames is None) == (sec_uids is None):
-            raise ValueError(f"{self.task_id}: give exactly one of usernames and sec_uids")
+            errors.add("give exactly one of usernames and sec_uids")
         if sec_uids is not None and source == SOURCE_RESEARCH:
-            raise ValueError("The TikTok Research API looks users up by username only")
-        self.source = source
+            errors.add("The TikTok Research API looks users up by username only")
+        self.source = checked_source or SOURCE_ENSEMBLEDATA
         self.sql_conn_id = sql_conn_id
         self.usernames = usernames
         self.sec_uids = sec_uids
@@ -289,10 +299,15 @@ class TikTokUserInfoToSqlOperator(TikTokFetchOperator):
         self.schema = schema
         self.create_table = create_table
         self.snapshot_date = snapshot_date
-        self.chunk_size = check_chunk_size(chunk_size)
-        self.max_units = check_max_units(max_units)
-        self.on_quota_exhausted = check_on_exhausted(on_quota_exhausted, name="on_quota_exhausted")
-        self.on_units_depleted = check_on_exhausted(on_units_depleted, name="on_units_depleted")
+        self.chunk_size = errors.check(check_chunk_size, chunk_size) or DEFAULT_CHUNK_SIZE
+        self.max_units = errors.check(check_max_units, max_units)
+        self.on_quota_exhausted = errors.check(
+            check_on_exhausted, on_quota_exhausted, name="on_quota_exhausted"
+        )
+        self.on_units_depleted = errors.check(
+            check_on_exhausted, on_units_depleted, name="on_units_depleted"
+        )
+        errors.raise_if_any(self.task_id)
 
     def source_options(self) -> SourceOptions:
         """The connection of :attr:`source`, the sec_uid method and the checked ``fields``."""
@@ -344,6 +359,11 @@ class TikTokUserInfoToSqlOperator(TikTokFetchOperator):
                 f"{len(writer.failures)} of {len(pending)} lookups failed "
                 f"(rows written: {writer.written}): " + "; ".join(writer.failures)
             )
+        self.check_failed_fraction(
+            snapshot.statuses,
+            f"{snapshot.rows_written} rows are in {snapshot.table} "
+            f"for snapshot {snapshot.snapshot_date}",
+        )
         return snapshot.summary()
 
     def _prepare(self, table: SnapshotTable) -> None:

@@ -180,3 +180,21 @@ def test_a_task_that_fetched_one_user_links_to_the_profile(
     assert profile_link(result, "single_profile", "fetch_one", folder) == (
         "https://www.tiktok.com/@khaby.lame"
     )
+
+
+def test_a_failed_fetch_task_logs_no_error_about_the_profile_links_xcom(
+    ensembledata: FakeEnsembleData,
+    capfd: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    ensembledata.fail("khaby.lame", 491, "Invalid token")
+    folder = Path(__file__).parent / "single_profile"
+
+    result = run_dag("single_profile", folder=folder)
+
+    assert result.task_states[("fetch_one", -1)].endswith("failed")
+    logged = capfd.readouterr().out + "\n".join(r.getMessage() for r in caplog.records)
+    assert "Invalid token" in logged  # the task's own failure is logged
+    assert "XCom not found" not in logged
+    assert "Failed to push an xcom for task operator extra link" not in logged
+    assert profile_link(result, "single_profile", "fetch_one", folder) in ("", None)

@@ -2,14 +2,16 @@
 
 Every case runs an operator's ``execute`` against the stand-in over real HTTP. A rejected
 credential fails the task at once, after one request, saying which connection to fix. An
-access token that dies partway through is replaced once and no user is lost. Units or a
-daily quota that run out partway keep every row fetched before, say how many are safe, and
-either fail the task or defer it to after 00:00 UTC and resume with only the users left.
+access token that dies partway through is replaced each time it dies, and no user is lost.
+Units or a daily quota that run out partway keep every row fetched before, say how many are
+safe, and either fail the task or defer it to after 00:00 UTC and resume with only the users
+left.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import re
 import threading
@@ -18,8 +20,16 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_tiktok.batch import fetch_users
 from airflow_provider_tiktok.compat import AirflowFailException, TaskDeferred
-from airflow_provider_tiktok.exceptions import TikTokAuthError, TikTokQuotaExhaustedError
+from airflow_provider_tiktok.exceptions import (
+    TikTokAccessTokenInvalidError,
+    TikTokAuthError,
+    TikTokQuotaExhaustedError,
+)
+from airflow_provider_tiktok.hooks.research import TOKEN_REPLACEMENT_FLOOR, TikTokResearchHook
+from airflow_provider_tiktok.lookups import build_lookups
+from airflow_provider_tiktok.sources import ResearchUserSource
 from airflow_provider_tiktok.testing import RESEARCH, StandInServer
 from tests.faults.conftest import (
     CLIENT_SECRET,
@@ -203,3 +213,66 @@ def test_a_budget_spent_partway_defers_then_resumes_with_only_the_users_left(
         assert result["snapshot_date"] == SNAPSHOT_DATE
     else:
         assert [(r["lookup_key"], r["status"]) for r in result] == [(u, "found") for u in USERS]
+
+
+class TickingClock:
+    """A monotonic clock that moves on ``step`` seconds each time it is read."""
+
+    def __init__(self, step: float) -> None:
+        self._ticks = itertools.count(step=step)
+
+    def __call__(self) -> float:
+        return float(next(self._ticks))
+
+
+def fetch_research_batch(
+    usernames: list[str], clock: TickingClock, workers: int = 4
+) -> tuple[Any, list[Any]]:
+    """Fetch ``usernames`` through a Research hook reading ``clock``."""
+    hook = TikTokResearchHook(pool_size=workers, clock=clock)
+    users: list[Any] = []
+    try:
+        summary = fetch_users(
+            ResearchUserSource(hook),
+            build_lookups(usernames),
+            total=len(usernames),
+            max_workers=workers,
+            on_user=lambda _index, user: users.append(user),
+        )
+    finally:
+        hook.close()
+    return (hook, summary), users
+
+
+def test_a_token_that_dies_twice_is_replaced_each_time_and_no_user_is_lost(
+    stand_in: StandInServer, connections: Connections
+) -> None:
+    usernames = [f"twice.user.{i:02d}" for i in range(50)]
+    stand_in.set_faults(token_max_uses=20)  # dies after users 20 and 40
+
+    (hook, summary), users = fetch_research_batch(usernames, TickingClock(step=5.0))
+
+    assert summary.statuses == {"found": 50}
+    assert hook.tokens_replaced == 2
+    assert stand_in.access_tokens_issued == 3
+    statuses = stand_in.request_log.statuses(RESEARCH_USER_INFO)
+    assert statuses.count(200) == 50
+    assert 2 <= statuses.count(401) <= 8  # at most the four calls in flight, each time
+    assert sorted(user.lookup_key for user in users) == usernames
+
+
+def test_tokens_rejected_again_within_the_floor_fail_saying_a_new_one_was_tried(
+    stand_in: StandInServer, connections: Connections
+) -> None:
+    stand_in.set_faults(token_max_uses=1)  # every new token dies after one call
+
+    with pytest.raises(TikTokAccessTokenInvalidError) as raised:
+        fetch_research_batch(
+            [f"floor.user.{i}" for i in range(6)], TickingClock(step=0.0), workers=1
+        )
+
+    message = str(raised.value)
+    assert "The access token was already replaced 0 s ago" in message
+    assert f"at most once every {TOKEN_REPLACEMENT_FLOOR:.0f} s" in message
+    assert "client key and secret of the connection 'tiktok_research_default'" in message
+    assert stand_in.access_tokens_issued == 2  # the first token, and one replacement

@@ -11,10 +11,12 @@ counted faults lands on that one call and its retries, in order.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
 
+from airflow_provider_tiktok.compat import AirflowFailException
 from airflow_provider_tiktok.exceptions import TikTokQuotaExhaustedError
 from airflow_provider_tiktok.testing import (
     DROP,
@@ -25,12 +27,14 @@ from airflow_provider_tiktok.testing import (
     TOKEN,
     StandInServer,
 )
+from tests.dag_runs import AIRFLOW_3
 from tests.faults.conftest import (
     OPERATOR_KINDS,
     Connections,
     Kind,
     TaskLog,
     assert_each_user_fetched_once,
+    context,
     requested_user,
     table_statuses,
     user_info_requests,
@@ -255,3 +259,83 @@ def test_lookups_that_ran_out_of_retries_are_error_rows_that_a_rerun_fills_in(
     assert kind.run(USERS) == ALL_FOUND
     assert table_statuses() == ALL_FOUND
     assert_each_user_fetched_once(stand_in, kind, USERS)
+
+
+MANY_USERS = [f"mass.user.{i:02d}" for i in range(50)]
+
+
+@pytest.mark.parametrize("kind", [Kind(name) for name in OPERATOR_KINDS], ids=OPERATOR_KINDS)
+def test_mass_failures_past_max_failed_fraction_fail_the_task_after_keeping_every_result(
+    kind: Kind, stand_in: StandInServer, connections: Connections, warehouse: str, task_log: TaskLog
+) -> None:
+    connections.use(extra={"max_retries": 0})
+    stand_in.set_faults(scope=kind.scope, server_errors_next=36)
+    task_context = context()
+
+    with pytest.raises(AirflowFailException) as raised:
+        kind.operator(MANY_USERS, max_workers=4, max_failed_fraction=0.5).execute(task_context)
+
+    message = str(raised.value)
+    assert message.startswith(
+        "36 of 50 lookups failed after every retry (error=36, found=14), more than "
+        "max_failed_fraction=0.5 allows"
+    )
+    if kind.into_sql:
+        assert message.endswith("50 rows are in tiktok_user_snapshots for snapshot 2026-11-01")
+        statuses = table_statuses()
+    else:
+        assert message.endswith("The 50 records are in XCom under 'return_value'")
+        records = task_context["ti"].pushed["return_value"]
+        statuses = {record["lookup_key"]: record["status"] for record in records}
+    assert len(statuses) == 50
+    assert sorted(statuses.values()).count("error") == 36
+    [warning] = [line for line in task_log.lines() if "lookups returned no profile" in line]
+    assert "36 of 50 lookups returned no profile (error=36, found=14)" in warning
+    if AIRFLOW_3:  # structlog's line names the level
+        assert "[warning" in warning
+    else:
+        levels = [r.levelno for r in task_log.caplog.records if "returned no" in r.getMessage()]
+        assert levels == [logging.WARNING]
+
+
+@pytest.mark.parametrize("kind", [Kind("ensembledata-xcom"), Kind("research-sql")])
+def test_mass_failures_are_a_warning_when_max_failed_fraction_is_off(
+    kind: Kind, stand_in: StandInServer, connections: Connections, warehouse: str, task_log: TaskLog
+) -> None:
+    connections.use(extra={"max_retries": 0})
+    stand_in.set_faults(scope=kind.scope, server_errors_next=36)
+
+    statuses = kind.run(MANY_USERS, max_workers=4)  # max_failed_fraction=None, the default
+
+    assert sorted(statuses.values()).count("error") == 36
+    [warning] = [line for line in task_log.lines() if "lookups returned no profile" in line]
+    assert "36 of 50 lookups returned no profile (error=36, found=14)" in warning
+
+
+def test_a_share_of_failures_at_the_threshold_does_not_fail_the_task(
+    stand_in: StandInServer, connections: Connections
+) -> None:
+    connections.use(extra={"max_retries": 0})
+    stand_in.set_faults(scope=Kind("ensembledata-xcom").scope, server_errors_next=25)
+
+    statuses = Kind("ensembledata-xcom").run(MANY_USERS, max_workers=4, max_failed_fraction=0.5)
+
+    assert sorted(statuses.values()).count("error") == 25
+
+
+@pytest.mark.parametrize(
+    "kind", [Kind("research-xcom"), Kind("research-sql")], ids=["research-xcom", "research-sql"]
+)
+def test_a_research_task_logs_the_requests_used_against_the_daily_quota(
+    kind: Kind, stand_in: StandInServer, connections: Connections, warehouse: str, task_log: TaskLog
+) -> None:
+    connections.use(extra={"max_retries": 2})
+    stand_in.set_faults(scope=kind.scope, rate_limit_next=2, retry_after=0)
+
+    assert kind.run(USERS) == ALL_FOUND
+
+    batch_log = [r.getMessage() for r in task_log.caplog.records if r.name.endswith(".batch")]
+    [summary] = [line for line in batch_log if "users from tiktok_research" in line]
+    assert "(found=5); requests used against the daily quota: 7" in summary  # 2 were retried
+    assert "units charged" not in summary
+    assert len(user_info_requests(stand_in, kind)) == 7

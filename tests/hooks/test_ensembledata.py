@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -460,3 +461,61 @@ def test_test_connection_makes_one_attempt_so_the_ui_never_hangs(
     assert "HTTP 503" in message
     assert requests_mock.call_count == 1
     assert sleeps == []
+
+
+def test_the_units_depleted_message_says_the_limit_is_reached_once(
+    hook: EnsembleDataHook, requests_mock: rm.Mocker
+) -> None:
+    requests_mock.get(
+        USER_INFO_URL,
+        status_code=495,
+        json={"detail": "Units depleted: the daily unit limit is reached"},
+    )
+
+    with pytest.raises(TikTokQuotaExhaustedError) as raised:
+        hook.user_info_from_username("someuser")
+
+    message = raised.value.message
+    assert message.startswith("EnsembleData units are depleted for today")
+    assert message.lower().count("the daily unit limit is reached") == 1
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_a_reply_that_says_the_days_units_are_spent_is_reported_at_once(
+    make_hook: Callable[..., EnsembleDataHook],
+    requests_mock: rm.Mocker,
+    sleeps: list[float],
+    status: int,
+) -> None:
+    hook = make_hook(max_retries=5)
+    detail = "Maximum requests limit reached for today. Send an email at hello@ensembledata.com"
+    requests_mock.get(USER_INFO_URL, status_code=status, json={"detail": detail})
+
+    with pytest.raises(TikTokQuotaExhaustedError, match="Maximum requests limit reached"):
+        hook.user_info_from_username("someuser")
+
+    assert sleeps == []
+    assert len(requests_mock.request_history) == 1
+
+
+def test_retry_warnings_name_the_lookup_they_retry(
+    make_hook: Callable[..., EnsembleDataHook],
+    requests_mock: rm.Mocker,
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    hook = make_hook(max_retries=1)
+    requests_mock.get(USER_INFO_URL, [{"status_code": 503, "json": {}}, {"json": USER_INFO_REPLY}])
+    requests_mock.get(SECUID_URL, [{"status_code": 503, "json": {}}, {"json": SECUID_REPLY}])
+
+    with caplog.at_level(logging.WARNING):
+        hook.user_info_from_username("@someuser")
+        hook.user_info_from_secuid(SEC_UID)
+
+    # Airflow 3 sends hook logs through structlog to stdout; Airflow 2 through stdlib logging.
+    logged = capfd.readouterr().out.splitlines() + [r.getMessage() for r in caplog.records]
+    warnings = [line for line in logged if "call failed" in line]  # Airflow 2 may echo them
+    assert any("username=someuser: EnsembleData call failed" in line for line in warnings)
+    assert any(f"sec_uid={SEC_UID}: EnsembleData call failed" in line for line in warnings)
+    assert all("username=" in line or "sec_uid=" in line for line in warnings)
+    assert all(TOKEN not in line for line in warnings)

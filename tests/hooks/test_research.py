@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -25,6 +26,7 @@ from airflow_provider_tiktok.exceptions import (
 )
 from airflow_provider_tiktok.hooks.research import (
     DEFAULT_USER_FIELDS,
+    TOKEN_REPLACEMENT_FLOOR,
     TikTokResearchHook,
     validate_fields,
 )
@@ -635,3 +637,115 @@ def test_test_connection_makes_one_attempt_so_the_ui_never_hangs(
 def test_an_empty_field_list_is_refused_with_a_clear_message() -> None:
     with pytest.raises(ValueError, match="at least one field"):
         validate_fields([])
+
+
+def test_a_call_whose_new_token_is_rejected_too_says_a_new_token_was_already_tried(
+    hook: TikTokResearchHook, requests_mock: rm.Mocker
+) -> None:
+    requests_mock.post(TOKEN_URL, [token_reply(ACCESS_TOKEN), token_reply(SECOND_ACCESS_TOKEN)])
+    requests_mock.post(USER_INFO_URL, **error_reply(401, "access_token_invalid", "invalid"))
+
+    with pytest.raises(TikTokAccessTokenInvalidError) as raised:
+        hook.user_info("someuser")
+
+    message = str(raised.value)
+    assert "A new access token was already tried for this call and was rejected too" in message
+    assert "connection 'research_test'" in message
+    assert ACCESS_TOKEN not in message and SECOND_ACCESS_TOKEN not in message
+
+
+def test_a_token_is_replaced_each_time_it_dies_but_not_twice_within_the_floor(
+    hook: TikTokResearchHook, requests_mock: rm.Mocker, clock: FakeClock
+) -> None:
+    tokens = [f"clt.token-{n}" for n in range(4)]
+    requests_mock.post(TOKEN_URL, [token_reply(token) for token in tokens])
+    invalid = error_reply(401, "access_token_invalid", "invalid")
+    requests_mock.post(USER_INFO_URL, [invalid, user_reply(), invalid, user_reply(), invalid])
+
+    hook.user_info("first")  # the first token dies: replaced
+    clock.now += TOKEN_REPLACEMENT_FLOOR
+    hook.user_info("second")  # dies again a floor later: replaced again
+    clock.now += TOKEN_REPLACEMENT_FLOOR - 1
+    with pytest.raises(TikTokAccessTokenInvalidError) as raised:
+        hook.user_info("third")  # dies again within the floor: no new token
+
+    assert hook.tokens_replaced == 2
+    assert len(token_requests(requests_mock)) == 3
+    assert "The access token was already replaced 59 s ago" in str(raised.value)
+
+
+def test_retry_warnings_name_the_username_they_retry(
+    make_hook: Callable[..., TikTokResearchHook],
+    requests_mock: rm.Mocker,
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    hook = make_hook(max_retries=1)
+    requests_mock.post(TOKEN_URL, **token_reply())
+    requests_mock.post(USER_INFO_URL, [error_reply(500, "internal_error", "oops"), user_reply()])
+
+    with caplog.at_level(logging.WARNING):
+        hook.user_info("@someuser")
+
+    # Airflow 3 sends hook logs through structlog to stdout; Airflow 2 through stdlib logging.
+    logged = capfd.readouterr().out.splitlines() + [r.getMessage() for r in caplog.records]
+    warnings = [line for line in logged if "call failed" in line]  # Airflow 2 may echo it
+    assert warnings
+    for warning in warnings:
+        assert (
+            "username=someuser: TikTok Research API call failed (TikTok Research API server error"
+            in warning
+        )
+        assert ACCESS_TOKEN not in warning
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        ("rate_limit_exceeded", "API rate limit exceeded: the daily quota of requests is spent"),
+        ("daily_quota_limit_exceeded", "Daily quota limit exceeded"),
+    ],
+)
+def test_a_reply_that_says_the_quota_is_spent_is_reported_at_once_without_retrying(
+    make_hook: Callable[..., TikTokResearchHook],
+    requests_mock: rm.Mocker,
+    sleeps: list[float],
+    code: str,
+    message: str,
+) -> None:
+    hook = make_hook(max_retries=5)
+    requests_mock.post(TOKEN_URL, **token_reply())
+    requests_mock.post(USER_INFO_URL, **error_reply(429, code, message))
+
+    with pytest.raises(TikTokQuotaExhaustedError, match="daily quota of 1,000 requests is spent"):
+        hook.user_info("someuser")
+
+    assert sleeps == []
+    assert len(user_info_requests(requests_mock)) == 1
+
+
+def test_a_plain_rate_limit_is_still_retried(
+    make_hook: Callable[..., TikTokResearchHook], requests_mock: rm.Mocker, sleeps: list[float]
+) -> None:
+    hook = make_hook(max_retries=5)
+    requests_mock.post(TOKEN_URL, **token_reply())
+    requests_mock.post(
+        USER_INFO_URL,
+        [error_reply(429, "rate_limit_exceeded", "API rate limit exceeded"), user_reply()],
+    )
+
+    assert hook.user_info("someuser").data == USER_DATA
+    assert len(sleeps) == 1
+
+
+def test_the_hook_counts_the_requests_sent_against_the_daily_quota(
+    make_hook: Callable[..., TikTokResearchHook], requests_mock: rm.Mocker
+) -> None:
+    hook = make_hook(max_retries=1)
+    requests_mock.post(TOKEN_URL, **token_reply())
+    requests_mock.post(USER_INFO_URL, [error_reply(500, "internal_error"), user_reply()])
+
+    hook.user_info("first")
+    hook.user_info("second")
+
+    assert hook.quota_requests_used == 3  # the failed attempt counts too; the token does not

@@ -156,3 +156,17 @@ def test_every_fault_has_a_flag() -> None:
     # Each option reaches the stand-in's faults: --latency, for one, whose effect is a wait.
     assert _fault_config(build_parser().parse_args(["--latency", "0.05"])).latency == 0.05
     assert {field.name for field in fields(FaultConfig)} <= destinations
+
+
+def test_every_credential_flag_is_explained_in_the_help(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "300")  # no line wrapping inside the defaults
+    [group] = [g for g in build_parser()._action_groups if g.title == "credentials"]
+
+    assert group.description and "not real secrets" in group.description
+    for action in group._group_actions:
+        assert action.help, action.option_strings
+    help_text = " ".join(build_parser().format_help().split())
+    assert f"the EnsembleData API token accepted (default {DEFAULT_ENSEMBLEDATA_TOKEN})" in (
+        help_text
+    )
+    assert "the Research API client secret accepted (default stand-in-client-secret)" in help_text
