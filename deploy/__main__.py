@@ -88,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     up.add_argument("--latency", type=float, default=DEFAULT_LATENCY, help="stand-in seconds")
     up.add_argument("--timeout", type=float, default=300.0, help="seconds to wait per server")
     down = commands.add_parser("down", help="stop every process the deployment started")
-    down.add_argument("--timeout", type=float, default=60.0, help="seconds before SIGKILL")
+    down.add_argument("--timeout", type=float, default=30.0, help="seconds before SIGKILL")
     commands.add_parser("status", help="which processes run, and what they listen on")
     args = parser.parse_args(argv)
     handlers = {"up": _up, "down": _down, "status": _status}
