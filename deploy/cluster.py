@@ -30,10 +30,9 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from deploy.postgres import PostgresServer
 from deploy.processes import (
@@ -450,7 +449,7 @@ class Cluster:
     def _exited(self, record: ProcessRecord) -> bool:
         return not members([record.pid])
 
-    def _wait(self, what: str, ready: Any, timeout: float) -> None:
+    def _wait(self, what: str, ready: Callable[[], bool], timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while not ready():
             dead = [r.name for r in self.processes.values() if self._exited(r)]

@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -440,7 +440,7 @@ class Deployment:
         return self.cluster.status()[worker_role(name)]
 
     @staticmethod
-    def _poll(what: str, done: Any, timeout: float) -> None:
+    def _poll(what: str, done: Callable[[], bool], timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while not done():
             if time.monotonic() >= deadline:
