@@ -42,8 +42,10 @@ from deploy.processes import (
     listening_by,
     listening_sockets,
     members,
+    record_process,
     start_process,
     stop_group,
+    tree,
     wait_gone,
 )
 from deploy.redis import ping, redis_server_command
@@ -282,7 +284,7 @@ class Cluster:
         """
         if self.state_file.exists():
             previous = Cluster.load(self.state_dir)
-            alive = members(record.pid for record in previous.processes.values())
+            alive = previous.live_pids()
             if alive:
                 raise ClusterError(
                     f"A cluster recorded in {self.state_dir} is running ({len(alive)} processes):"
@@ -315,7 +317,7 @@ class Cluster:
         server = self.postgres
         server.init()
         pid = server.start()
-        self._record(ProcessRecord("postgres", pid, str(server.log), ("pg_ctl", "start")))
+        self._record(record_process("postgres", pid, str(server.log), ("pg_ctl", "start")))
         for database in (METADATA_DATABASE, WAREHOUSE_DATABASE):
             server.create_database(database)
 
@@ -447,7 +449,7 @@ class Cluster:
     # Waiting
 
     def _exited(self, record: ProcessRecord) -> bool:
-        return not members([record.pid])
+        return not tree(record)
 
     def _wait(self, what: str, ready: Callable[[], bool], timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -534,8 +536,9 @@ class Cluster:
     # Inspecting
 
     def live_pids(self) -> list[int]:
-        """Every live process of the recorded groups and sessions."""
-        return members(record.pid for record in self.processes.values())
+        """Every live process of the recorded groups and sessions (a record whose pid now
+        belongs to another process counts for none)."""
+        return sorted({pid for record in self.processes.values() for pid in tree(record)})
 
     def listening(self) -> list[ListeningSocket]:
         """The listening TCP sockets of the deployment's processes."""
@@ -554,6 +557,8 @@ class Cluster:
         :param name: the worker's name (``w1``).
         """
         record = self.processes[worker_role(name)]
+        if not tree(record):
+            raise ClusterError(f"Worker {name} is not running")
         victims = kill_session(record.pid)
         left = wait_gone([record.pid], 30.0)
         if left:
@@ -574,7 +579,7 @@ class Cluster:
             raise ClusterError(f"PostgreSQL did not stop: {left}")
         time.sleep(down_for)
         pid = server.start()
-        self._record(ProcessRecord("postgres", pid, record.log, record.command))
+        self._record(record_process("postgres", pid, record.log, record.command))
 
     # Stopping
 
@@ -594,18 +599,21 @@ class Cluster:
         own_ports = {s.port for s in report.ports_before}
         if self.ports is not None:
             own_ports |= {p for p in self.ports.to_json().values() if p}
-        others = [r for name, r in self.processes.items() if name != "postgres"]
+        alive = [r for r in self.processes.values() if tree(r)]
+        others = [r for r in alive if r.name != "postgres"]
         for record in others:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(record.pid, signal.SIGTERM)
         wait_gone([r.pid for r in others], timeout)
         for record in others:
-            stop_group(record.pid, timeout=0.0)
-        postgres = self.processes.get("postgres")
-        if postgres is not None:
-            with contextlib.suppress(Exception):
-                self.postgres.stop(postgres.pid, timeout=timeout)
-            stop_group(postgres.pid, timeout=5.0)
-        report.pids_after = members(r.pid for r in self.processes.values())
+            if tree(record):
+                stop_group(record.pid, timeout=0.0)
+        for record in alive:
+            if record.name == "postgres":
+                with contextlib.suppress(Exception):
+                    self.postgres.stop(record.pid, timeout=timeout)
+                if tree(record):
+                    stop_group(record.pid, timeout=5.0)
+        report.pids_after = members(r.pid for r in alive)
         report.ports_after = [s for s in listening_sockets() if s.port in own_ports]
         return report

@@ -35,12 +35,16 @@ class ProcessRecord:
     :param pid: its process id, which is also its process group and session id.
     :param log: the file its stdout and stderr go to.
     :param command: the command line it was started with.
+    :param started: its start time (clock ticks since boot, from ``/proc/PID/stat``).
+    :param boot: the boot it was started in (``/proc/sys/kernel/random/boot_id``).
     """
 
     name: str
     pid: int
     log: str
     command: tuple[str, ...]
+    started: int
+    boot: str
 
     def to_json(self) -> dict[str, Any]:
         """The record as a JSON-friendly dict."""
@@ -57,7 +61,46 @@ class ProcessRecord:
             pid=int(data["pid"]),
             log=str(data["log"]),
             command=tuple(data["command"]),
+            started=int(data["started"]),
+            boot=str(data["boot"]),
         )
+
+
+def boot_id() -> str:
+    """This boot's id: a recorded pid from another boot is not ours any more."""
+    return (PROC / "sys" / "kernel" / "random" / "boot_id").read_text().strip()
+
+
+def record_process(name: str, pid: int, log: str, command: Sequence[str]) -> ProcessRecord:
+    """The record of the running process ``pid``, with its start time and this boot's id.
+
+    :param name: the role.
+    :param pid: the process id.
+    :param log: its log file.
+    :param command: its command line.
+    """
+    stat = _read_stat(pid)
+    if stat is None:
+        raise ProcessLookupError(f"{name} (pid {pid}) is not running")
+    return ProcessRecord(name, pid, log, tuple(command), stat.start, boot_id())
+
+
+def tree(record: ProcessRecord) -> list[int]:
+    """The live processes ``record``'s process started: its group and session.
+
+    Empty when its pid now belongs to another process (another boot, or another start
+    time): a stale record never leads to signalling a stranger. While any process of the
+    group or session lives, the kernel gives no new process that id as its group or
+    session, so the members found are ours.
+
+    :param record: a recorded process.
+    """
+    if record.boot != boot_id():
+        return []
+    leader = _read_stat(record.pid)
+    if leader is not None and leader.start != record.started:
+        return []
+    return members([record.pid])
 
 
 def start_process(
@@ -87,7 +130,7 @@ def start_process(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    return ProcessRecord(name=name, pid=process.pid, log=str(log), command=tuple(command))
+    return record_process(name, process.pid, str(log), command)
 
 
 @dataclass(frozen=True)
@@ -98,12 +141,14 @@ class ProcStat:
     :param state: its state letter (``Z`` for a zombie).
     :param pgid: its process group.
     :param sid: its session.
+    :param start: its start time, in clock ticks since boot.
     """
 
     pid: int
     state: str
     pgid: int
     sid: int
+    start: int
 
 
 def parse_stat(text: str) -> ProcStat:
@@ -113,7 +158,13 @@ def parse_stat(text: str) -> ProcStat:
     """
     pid, _, rest = text.partition(" (")
     fields = rest.rpartition(") ")[2].split()
-    return ProcStat(pid=int(pid), state=fields[0], pgid=int(fields[2]), sid=int(fields[3]))
+    return ProcStat(
+        pid=int(pid),
+        state=fields[0],
+        pgid=int(fields[2]),
+        sid=int(fields[3]),
+        start=int(fields[19]),
+    )
 
 
 def _read_stat(pid: int) -> ProcStat | None:

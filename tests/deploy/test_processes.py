@@ -7,10 +7,12 @@ import signal
 import socket
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from deploy.processes import (
     ListeningSocket,
+    boot_id,
     kill_session,
     listening_by,
     members,
@@ -18,6 +20,7 @@ from deploy.processes import (
     parse_stat,
     start_process,
     stop_group,
+    tree,
     wait_gone,
 )
 
@@ -43,8 +46,9 @@ FORKER = [
 
 
 def test_parse_stat_reads_group_and_session_past_a_name_with_spaces() -> None:
-    stat = parse_stat("123 (airflow worker) -- x) S 1 120 110 0 -1 4194560 100 0 0 0")
-    assert (stat.pid, stat.state, stat.pgid, stat.sid) == (123, "S", 120, 110)
+    line = "123 (airflow worker) -- x) S 1 120 110 0 -1 4194560 100 0 0 0 5 1 0 0 20 0 1 0 98765 1"
+    stat = parse_stat(line)
+    assert (stat.pid, stat.state, stat.pgid, stat.sid, stat.start) == (123, "S", 120, 110, 98765)
 
 
 def test_parse_proc_net_tcp_keeps_listening_sockets_only() -> None:
@@ -65,6 +69,18 @@ def test_a_started_process_leads_its_own_group_and_session(tmp_path: Path) -> No
     finally:
         assert stop_group(record.pid, timeout=10) == []
     assert members([record.pid]) == []
+
+
+def test_a_record_whose_pid_now_names_another_process_has_no_tree(tmp_path: Path) -> None:
+    record = start_process("sleeper", SLEEPER, env=os.environ, log=tmp_path / "s.log", cwd=tmp_path)
+    try:
+        assert tree(record) == [record.pid]
+        assert record.boot == boot_id()
+        assert tree(replace(record, started=record.started + 1)) == []
+        assert tree(replace(record, boot="another-boot")) == []
+    finally:
+        assert stop_group(record.pid, timeout=10) == []
+    assert tree(record) == []
 
 
 def test_stop_group_also_stops_a_child_that_left_the_group(tmp_path: Path) -> None:

@@ -51,6 +51,8 @@ def test_celery_workers_reads_which_worker_took_each_try(tmp_path: Path) -> None
     for name, content in (("w1", "other line\n"), ("w2", WORKLOAD_LINE)):
         log = tmp_path / f"{name}.log"
         log.write_text(content)
-        cluster.processes[worker_role(name)] = ProcessRecord(worker_role(name), 1, str(log), ())
+        cluster.processes[worker_role(name)] = ProcessRecord(
+            worker_role(name), 1, str(log), (), started=0, boot="test"
+        )
     taken = Deployment(cluster).celery_workers()
     assert taken == {("01a230f8-d24c-73c4-921e-595689148865", 2): "w2"}
