@@ -33,6 +33,7 @@ import urllib.request
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from deploy.postgres import PostgresServer
 from deploy.processes import (
@@ -252,7 +253,16 @@ class Cluster:
 
         :param state_dir: the state directory.
         """
-        content = json.loads((state_dir / STATE_FILE).read_text())
+        try:
+            return cls._from_state(state_dir, json.loads((state_dir / STATE_FILE).read_text()))
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise ClusterError(
+                f"Cannot read {state_dir / STATE_FILE} ({error!r}): if nothing of that "
+                "deployment runs any more, delete the directory"
+            ) from error
+
+    @classmethod
+    def _from_state(cls, state_dir: Path, content: dict[str, Any]) -> Cluster:
         cluster = cls(
             state_dir,
             repo=Path(content["repo"]),
