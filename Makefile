@@ -6,6 +6,9 @@
 #   make mutate mutation-test the modules that decide behaviour; print the score per module
 #   make dist   build the wheel and sdist into dist/ and check them with twine
 #   make check-dist  install the wheel in a fresh virtualenv with the constraints, import it
+#   make cluster          start a local Airflow deployment (CeleryExecutor) on 127.0.0.1
+#   make cluster-down     stop it: every process it started, by its recorded process group
+#   make test-deployment  the deployment test suite, on a deployment of its own
 
 PYTHON ?= python3
 NEWEST_AIRFLOW := 3.3.2
@@ -14,10 +17,16 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CONSTRAINTS := constraints/airflow-$(AIRFLOW_VERSION).txt
 INSTALLED := $(VENV)/.installed-airflow-$(AIRFLOW_VERSION)
-SOURCES := airflow_provider_tiktok tests example_dags benchmarks docs mutation
+SOURCES := airflow_provider_tiktok tests example_dags benchmarks docs mutation deploy
 DIST_VENV ?= .venv-dist
+CLUSTER_VENV ?= .venv-cluster
+CLUSTER_BIN := $(CLUSTER_VENV)/bin
+CLUSTER_CONSTRAINTS := constraints/cluster-airflow-$(NEWEST_AIRFLOW).txt
+CLUSTER_INSTALLED := $(CLUSTER_VENV)/.installed-cluster-airflow-$(NEWEST_AIRFLOW)
+CLUSTER_STATE ?= .cluster
 
-.PHONY: install test lint typecheck pytest postgres-server demo bench screenshots mutate dist check-dist clean
+.PHONY: install test lint typecheck pytest postgres-server demo bench screenshots mutate dist \
+	check-dist clean cluster-install redis-server cluster cluster-down cluster-status test-deployment
 
 install: $(INSTALLED)
 
@@ -36,6 +45,41 @@ postgres-server:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
 	fi
 
+# The local deployment's virtualenv: Airflow with Celery and PostgreSQL, the project editable.
+cluster-install: $(CLUSTER_INSTALLED)
+
+$(CLUSTER_INSTALLED): pyproject.toml constraints/airflow-$(NEWEST_AIRFLOW).txt $(CLUSTER_CONSTRAINTS)
+	test -x $(CLUSTER_BIN)/python || $(PYTHON) -m venv $(CLUSTER_VENV)
+	$(CLUSTER_BIN)/python -m pip install --quiet --upgrade pip
+	$(CLUSTER_BIN)/python -m pip install --quiet \
+		--constraint constraints/airflow-$(NEWEST_AIRFLOW).txt --constraint $(CLUSTER_CONSTRAINTS) \
+		"apache-airflow[celery,postgres]==$(NEWEST_AIRFLOW)" --editable ".[test]"
+	touch $@
+
+# The deployment's Celery broker; install Debian's package when it is missing.
+redis-server:
+	@if ! command -v redis-server >/dev/null 2>&1; then \
+		echo "Installing the Redis server from Debian's packages"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
+	fi
+
+# Starts PostgreSQL, Redis, the stand-in and Airflow (api-server, scheduler, dag-processor,
+# triggerer, two Celery workers) on 127.0.0.1, waits until they are ready, prints the UI's URL.
+cluster: cluster-install postgres-server redis-server
+	$(CLUSTER_BIN)/python -m deploy --state-dir $(CLUSTER_STATE) up
+
+cluster-down:
+	@if test -x $(CLUSTER_BIN)/python; then \
+		$(CLUSTER_BIN)/python -m deploy --state-dir $(CLUSTER_STATE) down; \
+	else $(PYTHON) -m deploy --state-dir $(CLUSTER_STATE) down; fi
+
+cluster-status:
+	$(CLUSTER_BIN)/python -m deploy --state-dir $(CLUSTER_STATE) status
+
+# The deployment suite (tests/deployment) on a deployment of its own, in .cluster-test/.
+test-deployment: cluster-install postgres-server redis-server
+	$(CLUSTER_BIN)/python -m pytest tests/deployment -m deployment -s $(PYTEST_ARGS)
+
 lint: install
 	$(BIN)/ruff check $(SOURCES)
 	$(BIN)/ruff format --check $(SOURCES)
@@ -43,7 +87,7 @@ lint: install
 # Type-checking is done against the newest Airflow; the compat module covers older ones.
 typecheck: install
 ifeq ($(AIRFLOW_VERSION),$(NEWEST_AIRFLOW))
-	$(BIN)/mypy --strict airflow_provider_tiktok
+	$(BIN)/mypy --strict airflow_provider_tiktok deploy
 else
 	@echo "mypy: skipped on Airflow $(AIRFLOW_VERSION) (type-checked against $(NEWEST_AIRFLOW))"
 endif
@@ -104,4 +148,4 @@ check-dist: dist
 		print('from the sdist:', get_provider_info()['package-name'])"
 
 clean:
-	rm -rf .venv .venv-* .demo .pytest_cache .mypy_cache .ruff_cache *.egg-info dist build mutants
+	rm -rf .venv .venv-* .demo .cluster-test .pytest_cache .mypy_cache .ruff_cache *.egg-info dist build mutants
