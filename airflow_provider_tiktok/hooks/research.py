@@ -364,7 +364,7 @@ def _test_failure(error: Exception) -> str:
     if isinstance(error, TikTokAuthError) and error.api_code in _OAUTH_CREDENTIAL_ERRORS:
         description = error.message.partition(f"({error.api_code}: ")[2]
         description = description.rpartition(")" + _CREDENTIALS_HINT)[0] or "no detail"
-        return f"TikTok refused the Client key or Client secret of this connection: {description}"
+        return f"TikTok refused the Client key or Client secret: {description}"
     return failure_summary(error)
 
 
