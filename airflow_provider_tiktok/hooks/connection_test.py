@@ -41,15 +41,8 @@ def connection_test_message(summary: str, conn_id: str, error: BaseException | N
     :param error: the error of a failed test, whose HTTP status, API code and ``log_id``
         end the message in full.
     """
-    details = []
-    if isinstance(error, TikTokApiError):
-        if error.http_status is not None:
-            details.append(f"HTTP {error.http_status}")
-        if error.api_code:
-            details.append(f"code {error.api_code}")
-        if error.log_id:
-            details.append(f"log_id {error.log_id}")
-    suffix = f" ({', '.join(details)})" if details else ""
+    details = error.details() if isinstance(error, TikTokApiError) else ""
+    suffix = f" ({details})" if details else ""
     text = " ".join(for_this_connection(summary, conn_id).split())
     text = text[:1].upper() + text[1:]
     room = MAX_MESSAGE_LENGTH - len(suffix)

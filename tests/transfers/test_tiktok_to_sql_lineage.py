@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_tiktok.compat import AirflowFailException
-from airflow_provider_tiktok.warehouse import COLUMNS
+from airflow_provider_tiktok.warehouse import COLUMNS, resolve_sql_hook
 from tests.fake_apis import ED_TOKEN, FakeEnsembleData, FakeResearch
 from tests.lineage_facets import as_sent, names, schema_fields
 from tests.postgres_server import TemporaryPostgres
@@ -100,10 +100,8 @@ def test_a_schema_is_part_of_the_postgres_name(
     airflow_conn: Any,
     context: dict[str, Any],
 ) -> None:
-    airflow_conn("warehouse", **json.loads(postgres_server.airflow_connection()))
-    hook_conn = json.loads(postgres_server.airflow_connection())
-    from airflow_provider_tiktok.warehouse import resolve_sql_hook
-
+    connection = json.loads(postgres_server.airflow_connection())
+    airflow_conn("warehouse", **connection)
     hook = resolve_sql_hook("warehouse")
     hook.run("CREATE SCHEMA IF NOT EXISTS lineage_test", autocommit=True)
     try:
@@ -117,7 +115,7 @@ def test_a_schema_is_part_of_the_postgres_name(
     assert names(facets.outputs) == [
         (
             f"postgres://127.0.0.1:{postgres_server.port}",
-            f"{hook_conn['schema']}.lineage_test.tiktok_user_snapshots",
+            f"{connection['schema']}.lineage_test.tiktok_user_snapshots",
         )
     ]
     assert output_rows(facets.outputs[0]) == 1
