@@ -42,7 +42,8 @@ class TikTokApiError(AirflowException):
         self.log_id = log_id
         super().__init__(self._render())
 
-    def _render(self) -> str:
+    def details(self) -> str:
+        """``HTTP <status>, code <api_code>, log_id <log_id>``, of those that are known."""
         details = []
         if self.http_status is not None:
             details.append(f"HTTP {self.http_status}")
@@ -50,7 +51,11 @@ class TikTokApiError(AirflowException):
             details.append(f"code {self.api_code}")
         if self.log_id:
             details.append(f"log_id {self.log_id}")
-        return f"{self.message} ({', '.join(details)})" if details else self.message
+        return ", ".join(details)
+
+    def _render(self) -> str:
+        details = self.details()
+        return f"{self.message} ({details})" if details else self.message
 
     def with_message(self, message: str) -> TikTokApiError:
         """A copy of this error, of the same class, with another message."""

@@ -22,6 +22,7 @@ from airflow_provider_tiktok.exceptions import (
     TikTokUserRestrictedError,
 )
 from airflow_provider_tiktok.hooks.base import TikTokBaseHook
+from airflow_provider_tiktok.hooks.connection_test import connection_test_message, failure_summary
 from airflow_provider_tiktok.hooks.http_client import JsonObject, parse_retry_after
 from airflow_provider_tiktok.lookups import normalize_sec_uid, normalize_username
 
@@ -31,6 +32,9 @@ if TYPE_CHECKING:
     from airflow_provider_tiktok.hooks.http_client import RequestAuth
 
 _BAD_TOKEN = "EnsembleData rejected the API token: check the password of the connection"
+
+_TOKEN_STATUSES = frozenset({401, 491})
+"""The statuses of a rejected token."""
 
 _ERRORS_BY_STATUS: dict[int, tuple[type[TikTokApiError], str]] = {
     401: (TikTokAuthError, _BAD_TOKEN),
@@ -159,12 +163,33 @@ class EnsembleDataHook(TikTokBaseHook):
         return self._get("/customer/get-used-units", {"date": day}, retry=retry)
 
     def test_connection(self) -> tuple[bool, str]:
-        """Check the token with the free usage endpoint, spending no units."""
+        """Check the token with the free usage endpoint, spending no units.
+
+        The message speaks of the form's "API token" and of "this connection"; see
+        :mod:`~airflow_provider_tiktok.hooks.connection_test`.
+        """
+        try:
+            self.token  # noqa: B018  (a missing token is said so before any request)
+        except (TikTokAuthError, ValueError) as error:
+            summary = (
+                "This connection has no EnsembleData API token: fill in the API token field"
+                if isinstance(error, TikTokAuthError)
+                else failure_summary(error)
+            )
+            return False, connection_test_message(summary, self.conn_id)
         try:
             reply = self.get_used_units(dt.datetime.now(dt.timezone.utc).date(), retry=False)
         except (TikTokApiError, ValueError) as error:
-            return False, str(error)
-        return True, f"Connection to EnsembleData works (units used today: {reply.data})"
+            summary = (
+                "EnsembleData rejected the API token of this connection: check the API token"
+                if isinstance(error, TikTokAuthError) and error.http_status in _TOKEN_STATUSES
+                else failure_summary(error)
+            )
+            return False, connection_test_message(summary, self.conn_id, error)
+        return True, connection_test_message(
+            f"Connection to EnsembleData works (units used today: {reply.data})",
+            self.conn_id,
+        )
 
     def _get(
         self, path: str, params: dict[str, str], *, retry: bool = True, subject: str | None = None

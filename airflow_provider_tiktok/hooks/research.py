@@ -21,6 +21,7 @@ from airflow_provider_tiktok.exceptions import (
     TikTokUserRestrictedError,
 )
 from airflow_provider_tiktok.hooks.base import TikTokBaseHook
+from airflow_provider_tiktok.hooks.connection_test import connection_test_message, failure_summary
 from airflow_provider_tiktok.hooks.http_client import JsonObject, parse_retry_after
 from airflow_provider_tiktok.lookups import normalize_username, parse_rendered_list
 
@@ -67,6 +68,7 @@ _OAUTH_CREDENTIAL_ERRORS = frozenset(
         "access_denied",
     }
 )
+_CREDENTIALS_HINT = ": check the client key (login) and client secret (password) of the connection "
 _OAUTH_TRANSIENT_ERRORS = frozenset({"server_error", "temporarily_unavailable"})
 
 _PER_USER_MESSAGES: tuple[tuple[str, type[TikTokApiError]], ...] = (
@@ -326,13 +328,29 @@ class TikTokResearchHook(TikTokBaseHook):
         return ResearchUserInfo(data=body.get("data"), log_id=_error_block(body).get("log_id"))
 
     def test_connection(self) -> tuple[bool, str]:
-        """Check the client key and secret by obtaining an access token."""
+        """Check the client key and secret by obtaining an access token.
+
+        The message speaks of the form's "Client key" and "Client secret" and of "this
+        connection"; see :mod:`~airflow_provider_tiktok.hooks.connection_test`.
+        """
+        try:
+            self._client_credentials()
+        except (TikTokAuthError, ValueError) as error:
+            summary = (
+                "This connection needs a Client key and a Client secret: fill in both fields"
+                if isinstance(error, TikTokAuthError)
+                else failure_summary(error)
+            )
+            return False, connection_test_message(summary, self.conn_id)
         try:
             with self._token_lock:
                 self._token = self._fetch_access_token(retry=False)
-        except TikTokApiError as error:
-            return False, str(error)
-        return True, "Connection to the TikTok Research API works (access token obtained)"
+        except (TikTokApiError, ValueError) as error:
+            return False, connection_test_message(_test_failure(error), self.conn_id, error)
+        return True, connection_test_message(
+            "Connection to the TikTok Research API works (access token obtained)",
+            self.conn_id,
+        )
 
     def _classify_error(
         self, response: requests.Response, body: JsonObject | None
@@ -418,12 +436,7 @@ class TikTokResearchHook(TikTokBaseHook):
                 retry_after=retry_after,
                 **details,
             )
-        hint = (
-            ": check the client key (login) and client secret (password) of the connection "
-            f"{self.conn_id!r}"
-            if code in _OAUTH_CREDENTIAL_ERRORS
-            else ""
-        )
+        hint = f"{_CREDENTIALS_HINT}{self.conn_id!r}" if code in _OAUTH_CREDENTIAL_ERRORS else ""
         return TikTokAuthError(
             f"TikTok refused an access token ({code}: {description}){hint}", **details
         )
@@ -440,6 +453,15 @@ def _says_quota_is_spent(code: str, message: str) -> bool:
     is reported at once, as no backoff can help before the reset.
     """
     return "quota" in code.lower() or "quota" in message.lower()
+
+
+def _test_failure(error: Exception) -> str:
+    """A failed connection test in the form's words: refused credentials name its fields."""
+    if isinstance(error, TikTokAuthError) and error.api_code in _OAUTH_CREDENTIAL_ERRORS:
+        description = error.message.partition(f"({error.api_code}: ")[2]
+        description = description.rpartition(")" + _CREDENTIALS_HINT)[0] or "no detail"
+        return f"TikTok refused the Client key or Client secret: {description}"
+    return failure_summary(error)
 
 
 def _error_block(body: JsonObject) -> dict[str, Any]:

@@ -22,7 +22,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from airflow_provider_tiktok.avatars import DEFAULT_AVATAR_MAX_BYTES, AvatarArchive
+from airflow_provider_tiktok import lineage
+from airflow_provider_tiktok.avatars import (
+    DEFAULT_AVATAR_MAX_BYTES,
+    AvatarArchive,
+    public_url,
+    storage_path,
+)
 from airflow_provider_tiktok.batch import BatchSummary, fetch_users
 from airflow_provider_tiktok.compat import (
     AirflowFailException,
@@ -42,7 +48,13 @@ from airflow_provider_tiktok.operators._arguments import (
     check_max_workers,
     check_on_user_error,
 )
-from airflow_provider_tiktok.record import SOURCE_ENSEMBLEDATA, STATUS_ERROR, STATUS_FOUND
+from airflow_provider_tiktok.record import (
+    LOOKUP_SEC_UID,
+    LOOKUP_USERNAME,
+    SOURCE_ENSEMBLEDATA,
+    STATUS_ERROR,
+    STATUS_FOUND,
+)
 from airflow_provider_tiktok.sources import (
     AvatarArchivingSource,
     EnsembleDataUserSource,
@@ -316,3 +328,41 @@ class TikTokFetchOperator(BaseOperator):
         if avatar_archive is not None:
             self.log.info("%s", avatar_archive.describe())
         return summary
+
+    # OpenLineage: read by Airflow's OpenLineage provider after the task ran.
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """The task's lineage: the API endpoints read, and what it wrote.
+
+        Returns an ``OperatorLineage``, or ``None`` when OpenLineage is not installed or the
+        facets cannot be built; it never raises. See :mod:`airflow_provider_tiktok.lineage`.
+
+        :param task_instance: the finished task instance (unused).
+        """
+        return lineage.operator_lineage(self.lineage_inputs, self.lineage_outputs)
+
+    def get_openlineage_facets_on_failure(self, task_instance: Any) -> Any:
+        """The lineage of a failed task: the same datasets, with what was written before it.
+
+        :param task_instance: the failed task instance (unused).
+        """
+        return lineage.operator_lineage(self.lineage_inputs, self.lineage_outputs)
+
+    def lineage_inputs(self) -> list[Any]:
+        """One input dataset per endpoint of :attr:`source` that the task reads."""
+        by_sec_uid = getattr(self, "sec_uids", None) is not None  # set by operators taking them
+        hook = self.create_hook(self.source_options())
+        try:
+            base_url = hook.base_url
+        except Exception:  # the connection is gone or broken: name the public API
+            base_url = hook.default_base_url
+        return lineage.api_datasets(
+            self.source, base_url, [LOOKUP_SEC_UID if by_sec_uid else LOOKUP_USERNAME]
+        )
+
+    def lineage_outputs(self) -> list[Any]:
+        """The avatar archive's root, when avatars are archived; a subclass adds its own."""
+        if not self.avatar_storage:
+            return []
+        root = public_url(storage_path(self.avatar_storage, self.avatar_storage_conn_id))
+        return [lineage.storage_dataset(root)]

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from airflow_provider_tiktok import lineage
 from airflow_provider_tiktok.batch import failed_lookups
 from airflow_provider_tiktok.compat import AirflowFailException, Context
 from airflow_provider_tiktok.exceptions import TikTokApiError, TikTokQuotaExhaustedError
@@ -35,6 +36,7 @@ from airflow_provider_tiktok.record import (
     TikTokUser,
 )
 from airflow_provider_tiktok.warehouse import (
+    COLUMNS,
     DEFAULT_TABLE,
     SnapshotTable,
     check_identifier,
@@ -307,6 +309,8 @@ class TikTokUserInfoToSqlOperator(TikTokFetchOperator):
         self.on_units_depleted = errors.check(
             check_on_exhausted, on_units_depleted, name="on_units_depleted"
         )
+        self.progress: SnapshotProgress | None = None
+        """How far this run got: read by the OpenLineage facets after the task ran."""
         errors.raise_if_any(self.task_id)
 
     def source_options(self) -> SourceOptions:
@@ -340,6 +344,7 @@ class TikTokUserInfoToSqlOperator(TikTokFetchOperator):
                     snapshot_date=resolve_snapshot_date(self.snapshot_date, context).isoformat(),
                 )
             )
+            self.progress = snapshot
             pending = self._pending(table, lookups, snapshot, resuming=bool(progress))
             writer = _ChunkWriter(
                 table,
@@ -365,6 +370,17 @@ class TikTokUserInfoToSqlOperator(TikTokFetchOperator):
             f"for snapshot {snapshot.snapshot_date}",
         )
         return snapshot.summary()
+
+    def lineage_outputs(self) -> list[Any]:
+        """The table, with its columns and the rows written, then the avatar archive if any."""
+        hook = resolve_sql_hook(self.sql_conn_id)
+        with SnapshotTable(hook, self.table, self.schema) as table:
+            columns = {column: table.column_type(column) for column in COLUMNS}
+        rows_written = None if self.progress is None else self.progress.rows_written
+        return [
+            lineage.table_dataset(hook, self.table, self.schema, columns, rows_written),
+            *super().lineage_outputs(),
+        ]
 
     def _prepare(self, table: SnapshotTable) -> None:
         """Create or migrate the table, or with ``create_table=False`` check its columns."""
