@@ -9,6 +9,7 @@ templated options (``usernames``, ``fields``, ``snapshot_date``) are checked onc
 
 from __future__ import annotations
 
+from airflow_provider_tiktok.hooks.image_hosts import ImageHostPolicy
 from airflow_provider_tiktok.record import SOURCE_ENSEMBLEDATA, SOURCE_RESEARCH, SOURCES
 
 DEFAULT_MAX_WORKERS = 8
@@ -120,3 +121,24 @@ def check_avatar_options(
             f"avatar_max_bytes must be a whole number of 1 or more; got {avatar_max_bytes!r}"
         )
     return avatar_max_bytes
+
+
+def check_avatar_allowed_hosts(value: object) -> list[str] | None:
+    """Validate ``avatar_allowed_hosts``: ``None`` (TikTok's image domains) or host entries.
+
+    :param value: ``None``, or a list of host names, ``*.domain`` patterns and addresses,
+        each optionally after ``https://`` or ``http://`` (see
+        :mod:`airflow_provider_tiktok.hooks.image_hosts`).
+    :raises ValueError: for a value that is not a list of such entries, or an empty list.
+    """
+    if value is None:
+        return None
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        raise ValueError(
+            f"avatar_allowed_hosts must be None or a list of image hosts; got {value!r}"
+        )
+    try:
+        ImageHostPolicy.from_entries(value)
+    except ValueError as error:
+        raise ValueError(f"avatar_allowed_hosts: {error}") from None
+    return list(value)
