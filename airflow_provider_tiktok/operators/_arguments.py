@@ -81,6 +81,16 @@ def check_max_requests_per_second(value: object) -> float | None:
     return float(value)
 
 
+def check_include_raw(value: object) -> bool:
+    """Validate ``include_raw``: ``True`` or ``False``.
+
+    :param value: whether the returned records keep their ``raw`` payloads.
+    """
+    if not isinstance(value, bool):
+        raise ValueError(f"include_raw must be True or False; got {value!r}")
+    return value
+
+
 def check_max_units(value: object) -> int | None:
     """Validate ``max_units``: ``None`` or a whole number of 1 or more.
 
