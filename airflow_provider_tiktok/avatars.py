@@ -11,9 +11,13 @@ content-addressed::
 
 An unchanged picture keeps its name, so it is written once however many snapshots refer
 to it. The record gets ``avatar_path`` and ``avatar_sha256``; when the avatar cannot be
-archived (expired URL, not an image, too large, storage error) the reason goes in
-``avatar_error`` and the user keeps its ``found`` status: an avatar never fails a user or
-a task.
+archived (expired URL, not an image, too large, a host that is not an allowed image host,
+storage error) the reason goes in ``avatar_error`` and the user keeps its ``found`` status:
+an avatar never fails a user or a task.
+
+The avatar URL comes from the reply, so it is untrusted: it is downloaded only from the
+allowed image hosts (``avatar_allowed_hosts``, TikTok's image domains over https by
+default; see :mod:`~airflow_provider_tiktok.hooks.image_hosts`).
 
 This module only knows about storage; the source that archives avatars as users are
 fetched is :class:`~airflow_provider_tiktok.sources.AvatarArchivingSource`.
@@ -26,6 +30,7 @@ import hashlib
 import logging
 import re
 import threading
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -33,6 +38,7 @@ from airflow_provider_tiktok.compat import ObjectStoragePath
 from airflow_provider_tiktok.exceptions import TikTokApiError
 from airflow_provider_tiktok.hooks.base import TikTokBaseHook
 from airflow_provider_tiktok.hooks.image_download import DEFAULT_MAX_IMAGE_BYTES
+from airflow_provider_tiktok.hooks.image_hosts import ImageHostPolicy
 from airflow_provider_tiktok.record import STATUS_FOUND, TikTokUser
 
 log = logging.getLogger(__name__)
@@ -106,11 +112,20 @@ class AvatarArchive:
 
     :param root: where the avatars go.
     :param max_bytes: the largest image accepted.
+    :param allowed_hosts: where avatars may be downloaded from; TikTok's image domains
+        when ``None``.
     """
 
-    def __init__(self, root: ObjectStoragePath, *, max_bytes: int = DEFAULT_AVATAR_MAX_BYTES):
+    def __init__(
+        self,
+        root: ObjectStoragePath,
+        *,
+        max_bytes: int = DEFAULT_AVATAR_MAX_BYTES,
+        allowed_hosts: ImageHostPolicy | None = None,
+    ):
         self.root = root
         self.max_bytes = max_bytes
+        self.allowed_hosts = allowed_hosts or ImageHostPolicy.from_entries()
         self.stored = 0
         self.already_stored = 0
         self.failed = 0
@@ -123,6 +138,7 @@ class AvatarArchive:
         *,
         conn_id: str | None = None,
         max_bytes: int = DEFAULT_AVATAR_MAX_BYTES,
+        allowed_hosts: Iterable[str] | None = None,
     ) -> AvatarArchive | None:
         """The archive at ``url``, or ``None`` when ``url`` is ``None`` or empty (no archiving).
 
@@ -132,7 +148,10 @@ class AvatarArchive:
         :param url: the ``avatar_storage`` URL.
         :param conn_id: the ``avatar_storage_conn_id``.
         :param max_bytes: the largest image accepted.
-        :raises ValueError: when no filesystem can be opened for ``url``.
+        :param allowed_hosts: the ``avatar_allowed_hosts`` entries, replacing the default
+            (TikTok's image domains) unless ``None``.
+        :raises ValueError: when no filesystem can be opened for ``url``, or for a
+            malformed host entry.
         """
         if not url:
             return None
@@ -144,7 +163,9 @@ class AvatarArchive:
                 f"avatar_storage {url!r} cannot be opened ({error}); for s3:// install the "
                 "Amazon provider with s3fs (apache-airflow-providers-amazon[s3fs])"
             ) from None
-        return cls(root, max_bytes=max_bytes)
+        return cls(
+            root, max_bytes=max_bytes, allowed_hosts=ImageHostPolicy.from_entries(allowed_hosts)
+        )
 
     def path_for(self, user: TikTokUser, sha256: str, extension: str) -> ObjectStoragePath:
         """Where an image of ``user`` with this hash is stored.
@@ -169,7 +190,9 @@ class AvatarArchive:
         if user.status != STATUS_FOUND or not user.avatar_url:
             return user
         try:
-            image = hook.download_image(user.avatar_url, max_bytes=self.max_bytes)
+            image = hook.download_image(
+                user.avatar_url, max_bytes=self.max_bytes, allowed_hosts=self.allowed_hosts
+            )
         except (TikTokApiError, ValueError) as error:
             return self._failed(user, f"Download failed: {error}")
         sha256 = hashlib.sha256(image.content).hexdigest()

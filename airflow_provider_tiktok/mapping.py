@@ -27,15 +27,21 @@ How values are read (nothing is invented; the unchanged payload is kept in ``raw
 
 * Text: strings only. An empty string is how the APIs say "not set" (``"ins_id": ""``), so
   it becomes ``None``. Other text is kept exactly as sent, whitespace included.
-* Ids: strings, never floats. An int becomes its decimal string; an integral float is
-  accepted only up to 2**53, where it is still exact, since a larger float has already lost
-  digits; anything else becomes ``None``.
+* Ids: strings, never floats. An int of 64 bits (signed or unsigned) becomes its decimal
+  string; an integral float is accepted only up to 2**53, where it is still exact, since a
+  larger float has already lost digits; anything else becomes ``None``.
 * Counts: ``int`` from an int, an integral float, or a plain integer string (``"12345"``,
   ``" 12345 "``, ``"12345.0"``). Booleans, fractions, exponent notation (``"1.2e3"``) and
   other garbage become ``None``, as do values outside the signed 64-bit range. A negative
   count is read but never stored (see above).
 * Flags: ``bool`` from a bool, ``0``/``1``, or ``"true"``/``"false"``/``"1"``/``"0"``
   (any case); anything else becomes ``None``.
+* A value that is present but cannot be read as its field's kind (a list where a count
+  was, an object where a name was, a fraction, a huge number...) is not used: it is logged
+  as a warning naming the user, the field and where the value was, the field falls back to
+  the next candidate or stays ``None``, and ``raw`` keeps the value. ``null`` and ``""`` are
+  how the APIs say "not set", so they are not logged. The mapping never raises on a payload:
+  property-based tests feed it every kind of JSON value in every field.
 
 A payload that is not a profile (not a dict, or for EnsembleData no ``user`` object or no
 identifier at all) does not raise: it gives a row with status ``"error"``, the reason in
@@ -69,6 +75,9 @@ Path = tuple[str | int, ...]
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 _EXACT_FLOAT_LIMIT = 2**53
+_ID_MIN = INT64_MIN
+_ID_MAX = 2**64 - 1
+_SHOWN_VALUE_LENGTH = 40
 _INTEGER_TEXT = re.compile(r"[+-]?[0-9]{1,30}(?:\.0*)?")
 _FLAG_TEXT = {"true": True, "1": True, "false": False, "0": False}
 
@@ -79,11 +88,11 @@ def as_text(value: Any) -> str | None:
 
 
 def as_id(value: Any) -> str | None:
-    """An identifier as a string: from a non-empty string, an int or an exact integral float."""
+    """An identifier as a string: a non-empty string, a 64-bit int or an exact integral float."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return str(value)
+        return str(value) if _ID_MIN <= value <= _ID_MAX else None
     if isinstance(value, float):
         exact = value.is_integer() and abs(value) <= _EXACT_FLOAT_LIMIT
         return str(int(value)) if exact else None
@@ -312,6 +321,42 @@ def _where(candidate: Candidate) -> str:
     return ".".join(str(step) for step in path)
 
 
+_KINDS: dict[Callable[[Any], object], str] = {
+    as_text: "text",
+    as_id: "id",
+    as_flag: "flag",
+    as_count: "count",
+}
+
+
+def _describe(value: Any) -> str:
+    """A short description of an upstream value for the log: never long, never raising."""
+    if isinstance(value, (dict, list)):
+        return f"a {'JSON object' if isinstance(value, dict) else 'list'} of {len(value)}"
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return f"an integer of {value.bit_length()} bits"
+    if isinstance(value, str) and len(value) > _SHOWN_VALUE_LENGTH:
+        return f"{value[:_SHOWN_VALUE_LENGTH]!r}... ({len(value)} characters)"
+    return repr(value)
+
+
+def _log_unreadable(
+    name: str, candidate: Candidate, value: Any, convert: Callable[[Any], object], key: str | None
+) -> None:
+    """Say in the task log that a value present in the payload cannot be read: not used."""
+    if value is None or value == "" or isinstance(candidate, Derived):
+        return
+    log.warning(
+        "TikTok user %r: %s at %s is not a readable %s (%s), so it is not used (the raw "
+        "payload keeps it)",
+        key or "(unnamed)",
+        name,
+        _where(candidate),
+        _KINDS.get(convert, "value"),
+        _describe(value),
+    )
+
+
 def _count(
     payload: Any,
     name: str,
@@ -320,8 +365,10 @@ def _count(
 ) -> int | None:
     """The first usable count: never negative, and not a 0 beside a larger count."""
     for position, candidate in enumerate(candidates):
-        value = as_count(_read(payload, candidate))
+        found = _read(payload, candidate)
+        value = as_count(found)
         if value is None:
+            _log_unreadable(name, candidate, found, as_count, lookup_key)
             continue
         if value < 0:
             log.warning(
@@ -346,7 +393,8 @@ def map_fields(payload: Any, table: ShapeTable, *, lookup_key: str | None = None
     """Apply one shape's table to a payload: record field -> converted value, or ``None``.
 
     Counts follow the rules of real replies: a negative one is skipped with a warning, a 0
-    is skipped when a later candidate in the same object holds a larger count.
+    is skipped when a later candidate in the same object holds a larger count. A value that
+    cannot be read as its field's kind is skipped with a warning naming the field.
 
     :param payload: the upstream ``data`` payload; never modified.
     :param table: one of the tables in :data:`SHAPES`.
@@ -358,8 +406,14 @@ def map_fields(payload: Any, table: ShapeTable, *, lookup_key: str | None = None
         if convert is as_count:
             values[name] = _count(payload, name, candidates, lookup_key)
             continue
-        converted = (convert(_read(payload, candidate)) for candidate in candidates)
-        values[name] = next((value for value in converted if value is not None), None)
+        values[name] = None
+        for candidate in candidates:
+            found = _read(payload, candidate)
+            value = convert(found)
+            if value is not None:
+                values[name] = value
+                break
+            _log_unreadable(name, candidate, found, convert, lookup_key)
     return values
 
 

@@ -21,12 +21,26 @@ from tests.fake_apis import (
     FakeResearch,
     RecordingTaskInstance,
 )
+from tests.loopback_guard import LoopbackGuard
 from tests.postgres_server import TemporaryPostgres
 
 # Before anything imports Airflow: keep Airflow's config and files out of the developer's home.
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="airflow-provider-tiktok-tests-"))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "False")
+
+
+@pytest.fixture(autouse=True)
+def loopback_guard(monkeypatch: pytest.MonkeyPatch) -> Iterator[LoopbackGuard]:
+    """Every test: a connect outside 127.0.0.0/8 (or to a name) is refused and fails the test.
+
+    See :mod:`tests.loopback_guard`; a test asks for the fixture to read the connects made.
+    """
+    guard = LoopbackGuard()
+    guard.install(monkeypatch)
+    yield guard
+    if guard.violations:
+        pytest.fail(f"The test connected outside the loopback range: {guard.violations!r}")
 
 
 @pytest.fixture

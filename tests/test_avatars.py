@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 from pathlib import Path
@@ -15,12 +16,16 @@ from airflow_provider_tiktok.avatars import (
     public_url,
     storage_path,
 )
+from airflow_provider_tiktok.hooks.ensembledata import EnsembleDataHook
+from airflow_provider_tiktok.hooks.image_hosts import ImageHostPolicy
+from airflow_provider_tiktok.lookups import Lookup
 from airflow_provider_tiktok.mapping import failed_lookup
 from airflow_provider_tiktok.operators.user_info import (
     EnsembleDataUserInfoOperator,
     TikTokResearchUserInfoOperator,
 )
 from airflow_provider_tiktok.record import TikTokUser
+from airflow_provider_tiktok.sources import EnsembleDataUserSource
 from airflow_provider_tiktok.testing import (
     EXPIRED_AVATAR_USER,
     MISSING_USER,
@@ -30,7 +35,10 @@ from airflow_provider_tiktok.testing import (
     StandInServer,
     user_for_username,
 )
+from airflow_provider_tiktok.testing.stand_in.avatars import STAND_IN_AVATAR_HOSTS
 from airflow_provider_tiktok.testing.stand_in.images import AVATAR_JPEG, AVATAR_PNG
+from tests.loopback_guard import LoopbackGuard
+from tests.private_network import private_network_server
 
 JPEG_SHA256 = hashlib.sha256(AVATAR_JPEG).hexdigest()
 PNG_SHA256 = hashlib.sha256(AVATAR_PNG).hexdigest()
@@ -51,6 +59,7 @@ def avatar_requests(server: StandInServer) -> list[Any]:
 
 def ensembledata_operator(storage: Path | str | None, **kwargs: Any) -> Any:
     url = storage.as_uri() if isinstance(storage, Path) else storage
+    kwargs.setdefault("avatar_allowed_hosts", list(STAND_IN_AVATAR_HOSTS))
     return EnsembleDataUserInfoOperator(task_id="users", avatar_storage=url, **kwargs)
 
 
@@ -85,7 +94,10 @@ def test_research_avatars_go_under_the_lookup_key(
     tiktok_stand_in: StandInServer, tmp_path: Path, context: dict[str, Any]
 ) -> None:
     operator = TikTokResearchUserInfoOperator(
-        task_id="users", usernames=["alice"], avatar_storage=str(tmp_path)
+        task_id="users",
+        usernames=["alice"],
+        avatar_storage=str(tmp_path),
+        avatar_allowed_hosts=list(STAND_IN_AVATAR_HOSTS),
     )
 
     [record] = operator.execute(context)
@@ -186,7 +198,10 @@ def test_no_credential_reaches_the_image_host(
 ) -> None:
     ensembledata_operator(tmp_path, usernames=["alice"]).execute(context)
     TikTokResearchUserInfoOperator(
-        task_id="research", usernames=["bob"], avatar_storage=tmp_path.as_uri()
+        task_id="research",
+        usernames=["bob"],
+        avatar_storage=tmp_path.as_uri(),
+        avatar_allowed_hosts=list(STAND_IN_AVATAR_HOSTS),
     ).execute(context)
 
     api_calls = [r for r in tiktok_stand_in.request_log if not r.path.startswith("/avatars/")]
@@ -300,3 +315,52 @@ def test_the_stored_url_leaves_out_the_connection_id() -> None:
     assert (
         public_url(path) == f"s3://bucket/prefix/ensembledata/6800000000000000001/{JPEG_SHA256}.jpg"
     )
+
+
+def test_by_default_only_tiktoks_image_hosts_are_fetched_and_a_refusal_is_the_avatar_error(
+    tiktok_stand_in: StandInServer, tmp_path: Path, context: dict[str, Any]
+) -> None:
+    operator = ensembledata_operator(
+        tmp_path, usernames=["alice", "bob"], avatar_allowed_hosts=None
+    )
+
+    records = operator.execute(context)
+
+    assert [record["status"] for record in records] == ["found", "found"]
+    for record in records:
+        assert record["avatar_path"] is None
+        assert "names an IP address, not an allowed image host: refused" in record["avatar_error"]
+    assert avatar_requests(tiktok_stand_in) == []
+    assert stored_files(tmp_path) == {}
+
+
+def test_an_avatar_pointing_into_the_private_network_gets_no_connection(
+    tiktok_stand_in: StandInServer, tmp_path: Path, loopback_guard: LoopbackGuard
+) -> None:
+    archive = AvatarArchive(
+        storage_path(tmp_path.as_uri()),
+        allowed_hosts=ImageHostPolicy.from_entries(STAND_IN_AVATAR_HOSTS),
+    )
+    hook = EnsembleDataHook()
+    with private_network_server() as private_network:
+        user = dataclasses.replace(user_from_stand_in("alice"), avatar_url=private_network.url())
+        connects_before = list(loopback_guard.attempts)
+
+        archived = archive.archive(user, hook)
+
+        assert private_network.connections == 0
+    assert archived.status == "found"
+    assert archived.avatar_error is not None
+    assert "127.0.0.2" in archived.avatar_error and "refused" in archived.avatar_error
+    assert loopback_guard.attempts == connects_before
+    assert archive.failed == 1
+    hook.close()
+
+
+def user_from_stand_in(username: str) -> TikTokUser:
+    """A found record as the stand-in's EnsembleData would give it, fetched for real."""
+    hook = EnsembleDataHook()
+    try:
+        return EnsembleDataUserSource(hook).fetch(Lookup("username", username))
+    finally:
+        hook.close()

@@ -748,6 +748,11 @@ def test_as_count(value: Any, expected: int | None) -> None:
         (True, None),
         (None, None),
         ({"id": 1}, None),
+        (2**64 - 1, str(2**64 - 1)),
+        (-(2**63), str(-(2**63))),
+        (2**64, None),
+        (-(2**63) - 1, None),
+        (10**400, None),
     ],
 )
 def test_as_id(value: Any, expected: str | None) -> None:
@@ -1016,3 +1021,41 @@ def test_a_zero_stands_beside_a_count_in_another_object() -> None:
     table: ShapeTable = {"follower_count": (("a", "b", "n"), ("a", "c", "m"))}
 
     assert map_fields({"a": {"b": {"n": 0}, "c": {"m": 1}}}, table) == {"follower_count": 0}
+
+
+@pytest.mark.parametrize(
+    ("user", "field", "place", "described"),
+    [
+        ({"uniqueId": ["alice"]}, "username", "user.uniqueId", "a list of 1"),
+        ({"uniqueId": "a", "nickname": {"x": 1}}, "display_name", "user.nickname", "JSON object"),
+        ({"uniqueId": "a", "verified": "maybe"}, "is_verified", "user.verified", "'maybe'"),
+        ({"uniqueId": "a", "id": 2**70}, "user_id", "user.id", "an integer of 71 bits"),
+        ({"uniqueId": "a", "signature": 12}, "bio", "user.signature", "12"),
+    ],
+)  # fmt: skip
+def test_a_value_that_cannot_be_read_is_null_logged_by_field_and_kept_in_raw(
+    user: dict[str, Any], field: str, place: str, described: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    data = {"user": user, "stats": {"followerCount": 12.5}}
+
+    with caplog.at_level(logging.WARNING, logger="airflow_provider_tiktok.mapping"):
+        record = user_from_ensembledata(data, lookup_type="username", lookup_key="alice")
+
+    assert getattr(record, field) is None
+    assert record.follower_count is None
+    assert record.raw is data
+    messages = [r.getMessage() for r in caplog.records]
+    assert f"TikTok user 'alice': {field} at {place} is not a readable " in "\n".join(messages)
+    assert any(described in m and field in m for m in messages)
+    assert any("follower_count at stats.followerCount is not a readable count (12.5)" in m
+               for m in messages)  # fmt: skip
+
+
+def test_not_set_values_are_not_logged(caplog: pytest.LogCaptureFixture) -> None:
+    data = {"user": {"uniqueId": "alice", "ins_id": "", "region": None}, "stats": {}}
+
+    with caplog.at_level(logging.WARNING, logger="airflow_provider_tiktok.mapping"):
+        record = user_from_ensembledata(data, lookup_type="username", lookup_key="alice")
+
+    assert (record.instagram_id, record.region) == (None, None)
+    assert caplog.records == []

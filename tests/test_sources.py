@@ -9,6 +9,7 @@ import pytest
 from airflow_provider_tiktok.avatars import AvatarArchive
 from airflow_provider_tiktok.exceptions import TikTokAuthError
 from airflow_provider_tiktok.hooks.ensembledata import EnsembleDataHook
+from airflow_provider_tiktok.hooks.http_client import DEFAULT_MAX_REPLY_BYTES
 from airflow_provider_tiktok.hooks.research import TikTokResearchHook
 from airflow_provider_tiktok.lookups import Lookup
 from airflow_provider_tiktok.sources import (
@@ -35,6 +36,24 @@ def test_a_per_user_error_becomes_a_record_with_its_status(
     user = EnsembleDataUserSource(EnsembleDataHook()).fetch(Lookup("username", "ghost"))
 
     assert (user.status, user.error) == ("not_found", "User not found")
+
+
+def test_a_reply_over_the_size_limit_is_an_error_record_for_that_user_only(
+    ensembledata: FakeEnsembleData,
+) -> None:
+    huge = {"user": {"uniqueId": "huge", "signature": "x" * (DEFAULT_MAX_REPLY_BYTES + 1)}}
+    ensembledata.outcomes["huge"] = (200, {"data": huge})
+    source = EnsembleDataUserSource(EnsembleDataHook())
+
+    user = source.fetch(Lookup("username", "huge"))
+    other = source.fetch(Lookup("username", "alice"))
+
+    assert user.status == "error"
+    assert user.error == (
+        "EnsembleData sent a reply larger than 4194304 bytes: not read further (the "
+        "connection's max_reply_bytes extra raises the limit)"
+    )
+    assert other.status == "found"
 
 
 def test_a_fatal_error_is_raised_not_recorded(ensembledata: FakeEnsembleData) -> None:

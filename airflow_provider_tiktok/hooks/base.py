@@ -13,8 +13,9 @@ retry policy import them when they are first built.
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
@@ -26,6 +27,7 @@ from airflow_provider_tiktok.hooks.connection_forms import (
 )
 from airflow_provider_tiktok.hooks.http_client import (
     DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_MAX_REPLY_BYTES,
     DEFAULT_MAX_RETRIES,
     DEFAULT_MAX_RETRY_WAIT,
     DEFAULT_POOL_SIZE,
@@ -33,6 +35,7 @@ from airflow_provider_tiktok.hooks.http_client import (
     JsonObject,
 )
 from airflow_provider_tiktok.hooks.image_download import DEFAULT_MAX_IMAGE_BYTES, DownloadedImage
+from airflow_provider_tiktok.hooks.image_hosts import ImageHostPolicy
 from airflow_provider_tiktok.hooks.rate_limit import RateLimiter
 from airflow_provider_tiktok.redaction import register_secret
 
@@ -41,6 +44,7 @@ if TYPE_CHECKING:
     from tenacity import RetryCallState, Retrying
 
     from airflow_provider_tiktok.exceptions import TikTokApiError
+    from airflow_provider_tiktok.hooks.guarded_connection import Resolver
     from airflow_provider_tiktok.hooks.http_client import RequestAuth
 
 _Number = TypeVar("_Number", int, float)
@@ -64,6 +68,8 @@ class TikTokBaseHook(BaseHook):
         threads sharing the hook.
     :param max_requests_per_second: client-side rate limit shared by all threads.
     :param sleep: the sleep function used between retries; tests inject a fake one.
+    :param resolver: resolves the host names of image downloads (``(host, port)`` to IP
+        addresses); the system's resolver when ``None``; tests inject a stub.
     """
 
     conn_name_attr: ClassVar[str]
@@ -81,8 +87,12 @@ class TikTokBaseHook(BaseHook):
         pool_size: int = DEFAULT_POOL_SIZE,
         max_requests_per_second: float | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        resolver: Resolver | None = None,
     ) -> None:
         super().__init__()
+        self._resolver = resolver
+        self._image_sessions: dict[ImageHostPolicy, requests.Session] = {}
+        self._image_sessions_lock = threading.Lock()
         setattr(self, self.conn_name_attr, conn_id)
         self._timeout_override = timeout
         self._max_retries_override = max_retries
@@ -194,6 +204,17 @@ class TikTokBaseHook(BaseHook):
             )
         return retries
 
+    @cached_property
+    def max_reply_bytes(self) -> int:
+        """The largest API reply read: the connection's ``max_reply_bytes`` extra, else 4 MiB."""
+        configured = self._number_extra("max_reply_bytes", int)
+        limit = DEFAULT_MAX_REPLY_BYTES if configured is None else configured
+        if limit < 1:
+            raise ValueError(
+                f"max_reply_bytes must be 1 or more, got {limit!r} (connection {self.conn_id!r})"
+            )
+        return limit
+
     def _number_extra(self, name: str, kind: type[_Number]) -> _Number | None:
         """A numeric extra of the connection, or ``None`` when it is not set."""
         value = self._extra(name)
@@ -222,10 +243,14 @@ class TikTokBaseHook(BaseHook):
         return self.session
 
     def close(self) -> None:
-        """Close the pooled connections of this hook."""
+        """Close the pooled connections of this hook, those of image downloads included."""
         if "session" in self.__dict__:
             self.session.close()
             del self.__dict__["session"]
+        with self._image_sessions_lock:
+            for image_session in self._image_sessions.values():
+                image_session.close()
+            self._image_sessions.clear()
 
     def _session_auth(self) -> RequestAuth | None:
         """The credential attached to every request of the session, if any."""
@@ -300,6 +325,7 @@ class TikTokBaseHook(BaseHook):
             json=json,
             data=data,
             auth=auth,
+            max_reply_bytes=self.max_reply_bytes,
         )
 
     def _retrying(self, *, retry: bool = True, subject: str | None = None) -> Retrying:
@@ -331,29 +357,57 @@ class TikTokBaseHook(BaseHook):
         )
 
     def download_image(
-        self, url: str, *, max_bytes: int = DEFAULT_MAX_IMAGE_BYTES
+        self,
+        url: str,
+        *,
+        max_bytes: int = DEFAULT_MAX_IMAGE_BYTES,
+        allowed_hosts: ImageHostPolicy | Iterable[str] | None = None,
     ) -> DownloadedImage:
         """Download an image, such as a signed avatar URL from a reply, without credentials.
 
-        The request goes through the hook's pooled session, with its timeouts, its
-        ``User-Agent`` and its retries of transient failures (429, 5xx, timeouts, resets),
-        but with none of the API's credentials: neither EnsembleData's ``token`` nor the
-        Research API's bearer token reaches the image host. The rate limit is the API's,
-        so it does not apply. The body is streamed and reading stops as soon as it passes
-        ``max_bytes``. See :mod:`~airflow_provider_tiktok.hooks.image_download`.
+        The URL comes from a reply, so it is untrusted: it is downloaded only from an
+        allowed image host, over https, and a redirect is followed only to an allowed
+        host; the connection checks the address it connects to (see
+        :mod:`~airflow_provider_tiktok.hooks.image_hosts`). The request has the hook's
+        timeouts, ``User-Agent`` and retries of transient failures (429, 5xx, timeouts,
+        resets), but a session of its own, without any of the API's credentials: neither
+        EnsembleData's ``token`` nor the Research API's bearer token reaches the image
+        host. The rate limit is the API's, so it does not apply. The body is streamed and
+        reading stops as soon as it passes ``max_bytes``. See
+        :mod:`~airflow_provider_tiktok.hooks.image_download`.
 
-        :param url: the ``http`` or ``https`` URL of the image.
+        :param url: the ``https`` URL of the image.
         :param max_bytes: the largest body accepted, after any content decoding.
-        :raises ValueError: for a URL that is not ``http(s)`` or a ``max_bytes`` below 1,
-            before the connection is read.
+        :param allowed_hosts: the allowed image hosts: a policy, or entries that replace
+            :data:`~airflow_provider_tiktok.hooks.image_hosts.DEFAULT_AVATAR_HOSTS`
+            (TikTok's image domains, the default when ``None``).
+        :raises ValueError: for a URL that is not ``http(s)``, a ``max_bytes`` below 1 or a
+            malformed host entry, before the connection is read.
+        :raises ImageHostRefusedError: for a URL, redirect or address outside the allowed
+            hosts, before anything is sent there.
         :raises TikTokApiError: for an error status, a body that is not an image or is too
             large; :class:`TikTokTransientError` once the retries are spent.
         """
         image_download.check_image_request(url, max_bytes)
+        policy = (
+            allowed_hosts
+            if isinstance(allowed_hosts, ImageHostPolicy)
+            else ImageHostPolicy.from_entries(allowed_hosts)
+        )
         return image_download.download_image(
-            self.session,
+            self._image_session(policy),
             url,
+            policy=policy,
             max_bytes=max_bytes,
             timeout=self.timeout,
             retrying=self._retrying(),
         )
+
+    def _image_session(self, policy: ImageHostPolicy) -> requests.Session:
+        """The pooled image session of ``policy``, created on first use, shared by threads."""
+        with self._image_sessions_lock:
+            found = self._image_sessions.get(policy)
+            if found is None:
+                found = image_download.image_session(self.pool_size, policy, self._resolver)
+                self._image_sessions[policy] = found
+            return found

@@ -35,10 +35,13 @@ DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_MAX_RETRIES = 5
 DEFAULT_MAX_RETRY_WAIT = 300.0
 DEFAULT_POOL_SIZE = 16
+DEFAULT_MAX_REPLY_BYTES = 4 * 1024 * 1024
+"""The largest API reply read (4 MiB); a real user-info reply is a few kilobytes."""
 BACKOFF_INITIAL = 1.0
 BACKOFF_MAX = 60.0
 
 _EXCERPT_LENGTH = 200
+_CHUNK_SIZE = 64 * 1024
 
 JsonObject = dict[str, Any]
 
@@ -218,8 +221,12 @@ def send_json(
     json: JsonObject | None = None,
     data: Mapping[str, str] | None = None,
     auth: RequestAuth | None = None,
+    max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
 ) -> tuple[JsonObject, requests.Response]:
     """Make one attempt of a JSON call; return the decoded body and the response.
+
+    The reply is streamed and read no further than ``max_reply_bytes`` (counted after any
+    content decoding): a larger one is an error, not a memory spike.
 
     :param session: the pooled session, which carries the API's credential.
     :param api_name: the API called, for error messages.
@@ -229,7 +236,9 @@ def send_json(
         object body is the result, and any other body is an unreadable reply, reported
         from its status alone (:func:`unreadable_reply_error`).
     :param auth: a per-request credential, replacing the session's.
-    :raises TikTokApiError: the error of the reply, or of a request that got no reply.
+    :param max_reply_bytes: the largest reply read.
+    :raises TikTokApiError: the error of the reply, or of a request that got no reply;
+        a final one for a reply larger than ``max_reply_bytes``.
     """
     import requests
 
@@ -244,12 +253,14 @@ def send_json(
             data=data,
             auth=auth,
             timeout=timeout,
+            stream=True,
         )
     except requests.RequestException as error:
         failure = transport_error(error, target=api_name, read_timeout=timeout[1])
     if failure is not None:
         raise failure  # outside the ``except`` block: see transport_error
 
+    read_bounded_body(response, api_name=api_name, max_bytes=max_reply_bytes, timeout=timeout)
     body = _json_object(response)
     failure = classify(response, body)
     if failure is not None:
@@ -257,6 +268,51 @@ def send_json(
     if body is None:
         raise unreadable_reply_error(api_name, response)
     return body, response
+
+
+def read_bounded_body(
+    response: requests.Response, *, api_name: str, max_bytes: int, timeout: tuple[float, float]
+) -> None:
+    """Read a streamed reply's body, stopping as soon as it passes ``max_bytes``.
+
+    The body read becomes the response's ``content`` (so ``json()`` and ``text`` work as
+    for a reply read whole). A larger reply is closed unread past the limit.
+
+    :param response: a reply requested with ``stream=True``.
+    :param api_name: the API that replied, for the message.
+    :param max_bytes: the largest body read.
+    :param timeout: the ``(connect, read)`` timeout of the call, for the message of a
+        read that times out.
+    :raises TikTokApiError: for a larger body (final: the same reply would come again);
+        a transient one for a connection lost while reading.
+    """
+    import requests
+
+    too_large = TikTokApiError(
+        f"{api_name} sent a reply larger than {max_bytes} bytes: not read further (the "
+        "connection's max_reply_bytes extra raises the limit)",
+        http_status=response.status_code,
+    )
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        response.close()
+        raise too_large
+    body = bytearray()
+    failure: TikTokApiError | None = None
+    try:
+        for chunk in response.iter_content(chunk_size=_CHUNK_SIZE):
+            body += chunk
+            if len(body) > max_bytes:
+                response.close()
+                failure = too_large
+                break
+    except requests.RequestException as error:
+        failure = transport_error(error, target=api_name, read_timeout=timeout[1])
+    if failure is not None:
+        raise failure  # outside the ``except`` block: see transport_error
+    # What ``requests`` itself does when it reads a body whole: later reads see these bytes.
+    response._content = bytes(body)
+    response._content_consumed = True  # type: ignore[attr-defined]
 
 
 def _json_object(response: requests.Response) -> JsonObject | None:

@@ -1,35 +1,48 @@
-"""Downloading an image from any host, without the API's credentials.
+"""Downloading an image from an allowed image host, without the API's credentials.
 
 The replies of both APIs carry signed avatar URLs on TikTok's image hosts. Fetching one is a
-different protocol from calling the API: any host, no credential at all, a body that must be
-an image and not too large. It shares only the hook's pooled session, timeouts and retry
-policy (:mod:`~airflow_provider_tiktok.hooks.http_client`), and
+different protocol from calling the API: a host named by a reply (so untrusted: see
+:mod:`~airflow_provider_tiktok.hooks.image_hosts`), no credential at all, a body that must be
+an image and not too large. It has a session of its own (:func:`image_session`), whose
+connections check the address they connect to, and shares the hook's timeouts, retry policy
+and error mapping (:mod:`~airflow_provider_tiktok.hooks.http_client`);
 :meth:`~airflow_provider_tiktok.hooks.base.TikTokBaseHook.download_image` is its entry point.
+
+Redirects are followed by hand, at most :data:`MAX_REDIRECTS` of them, each target checked
+against the allowed hosts like the first URL: ``requests`` would follow any.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from airflow_provider_tiktok.exceptions import TikTokApiError
 from airflow_provider_tiktok.hooks.http_client import (
     capitalized,
     error_for_status,
     is_transient_status,
+    new_session,
     parse_retry_after,
     transport_error,
 )
+from airflow_provider_tiktok.hooks.image_hosts import ImageHostPolicy, ImageHostRefusedError
 
 if TYPE_CHECKING:
     import requests
     from tenacity import Retrying
 
+    from airflow_provider_tiktok.hooks.guarded_connection import Resolver
+
 DEFAULT_MAX_IMAGE_BYTES = 5 * 1024 * 1024
 """The largest image :func:`download_image` accepts by default (5 MiB)."""
 
+MAX_REDIRECTS = 5
+"""Redirects followed for one image, each to an allowed host."""
+
 _CHUNK_SIZE = 64 * 1024
+_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 
 @dataclass(frozen=True)
@@ -58,45 +71,71 @@ def check_image_request(url: str, max_bytes: int) -> None:
         raise ValueError(f"max_bytes must be a whole number of 1 or more, got {max_bytes!r}")
 
 
+def image_session(
+    pool_size: int, policy: ImageHostPolicy, resolver: Resolver | None = None
+) -> requests.Session:
+    """A session for image downloads: no credential, connections that check their address.
+
+    :param pool_size: connections kept open per host.
+    :param policy: the allowed image hosts, checked on every connection.
+    :param resolver: resolves host names; the system's resolver when ``None``.
+    """
+    from airflow_provider_tiktok.hooks.guarded_connection import (
+        CheckedAddressAdapter,
+        resolve_host,
+    )
+
+    session = new_session(pool_size, None)
+    adapter = CheckedAddressAdapter(policy, resolver=resolver or resolve_host, pool_size=pool_size)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
+
+
 def download_image(
     session: requests.Session,
     url: str,
     *,
+    policy: ImageHostPolicy,
     max_bytes: int,
     timeout: tuple[float, float],
     retrying: Retrying,
 ) -> DownloadedImage:
-    """Download an image through ``session``, sending none of the session's credentials.
+    """Download an image through ``session``, sending no credential, from allowed hosts only.
 
-    The body is streamed, and reading stops as soon as it passes ``max_bytes`` (counted
-    after any content decoding, so a compressed body cannot sneak past the limit).
+    The URL and every redirect's target are checked against ``policy`` before anything is
+    sent to them (and the session's connections check the address they connect to). The
+    body is streamed, and reading stops as soon as it passes ``max_bytes`` (counted after
+    any content decoding, so a compressed body cannot sneak past the limit).
 
-    :param session: the hook's pooled session; its ``auth`` is replaced by no credential.
+    :param session: an :func:`image_session` built for ``policy``.
     :param url: the image's URL, already accepted by :func:`check_image_request`.
+    :param policy: the allowed image hosts.
     :param max_bytes: the largest body accepted, already accepted by
         :func:`check_image_request`.
     :param timeout: the ``(connect, read)`` timeout of each attempt, in seconds.
     :param retrying: the retry policy (:func:`~airflow_provider_tiktok.hooks.http_client.retrying`).
+    :raises ImageHostRefusedError: for a URL, redirect or address outside the allowed
+        hosts, before anything is sent there; never retried.
     :raises TikTokApiError: for an error status, a body that is not an image or is too
         large; :class:`TikTokTransientError` once the retries are spent.
     """
-    return retrying(_download_once, session, url, max_bytes, timeout)
+    policy.check_url(url)
+    return retrying(_download_once, session, url, policy, max_bytes, timeout)
 
 
 def _download_once(
-    session: requests.Session, url: str, max_bytes: int, timeout: tuple[float, float]
+    session: requests.Session,
+    url: str,
+    policy: ImageHostPolicy,
+    max_bytes: int,
+    timeout: tuple[float, float],
 ) -> DownloadedImage:
     import requests
 
-    host = f"the image host {urlsplit(url).hostname}"
+    response = _get_following_redirects(session, url, policy, timeout)
+    host = f"the image host {urlsplit(response.url or url).hostname}"
     failure: TikTokApiError | None = None
-    try:
-        response = session.get(url, auth=_without_credentials, timeout=timeout, stream=True)
-    except requests.RequestException as error:
-        failure = transport_error(error, target=host, read_timeout=timeout[1])
-    if failure is not None:
-        raise failure  # outside the ``except`` block: see transport_error
-
     with response:
         _check_reply(response, host, max_bytes)
         body = bytearray()
@@ -114,8 +153,41 @@ def _download_once(
     return DownloadedImage(bytes(body), _media_type(response))
 
 
+def _get_following_redirects(
+    session: requests.Session, url: str, policy: ImageHostPolicy, timeout: tuple[float, float]
+) -> requests.Response:
+    """The first reply that is not a redirect, following each redirect to an allowed host."""
+    import requests
+
+    for _ in range(MAX_REDIRECTS + 1):
+        host = f"the image host {urlsplit(url).hostname}"
+        failure: TikTokApiError | None = None
+        try:
+            response = session.get(
+                url,
+                auth=_without_credentials,
+                timeout=timeout,
+                stream=True,
+                allow_redirects=False,
+            )
+        except requests.RequestException as error:
+            failure = transport_error(error, target=host, read_timeout=timeout[1])
+        if failure is not None:
+            raise failure  # outside the ``except`` block: see transport_error
+        location = response.headers.get("Location")
+        if response.status_code not in _REDIRECT_STATUSES or not location:
+            return response
+        response.close()
+        url = urljoin(url, location)
+        policy.check_url(url)
+    raise ImageHostRefusedError(
+        f"The image URL redirected more than {MAX_REDIRECTS} times: refused"
+    )
+
+
 def _without_credentials(request: requests.PreparedRequest) -> requests.PreparedRequest:
-    """A request auth that adds nothing: given per request, it replaces the session's auth."""
+    """A request auth that adds nothing: given per request, it keeps ``requests`` from
+    reading credentials for the host from ``~/.netrc``."""
     return request
 
 

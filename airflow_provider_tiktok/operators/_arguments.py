@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from airflow_provider_tiktok.hooks.image_hosts import ImageHostPolicy
 from airflow_provider_tiktok.record import SOURCE_ENSEMBLEDATA, SOURCE_RESEARCH, SOURCES
 
 _Checked = TypeVar("_Checked")
@@ -154,6 +155,16 @@ def check_max_failed_fraction(value: object) -> float | None:
     return float(value)
 
 
+def check_include_raw(value: object) -> bool:
+    """Validate ``include_raw``: ``True`` or ``False``.
+
+    :param value: whether the returned records keep their ``raw`` payloads.
+    """
+    if not isinstance(value, bool):
+        raise ValueError(f"include_raw must be True or False; got {value!r}")
+    return value
+
+
 def check_max_units(value: object) -> int | None:
     """Validate ``max_units``: ``None`` or a whole number of 1 or more.
 
@@ -194,3 +205,24 @@ def check_avatar_options(
             f"avatar_max_bytes must be a whole number of 1 or more; got {avatar_max_bytes!r}"
         )
     return avatar_max_bytes
+
+
+def check_avatar_allowed_hosts(value: object) -> list[str] | None:
+    """Validate ``avatar_allowed_hosts``: ``None`` (TikTok's image domains) or host entries.
+
+    :param value: ``None``, or a list of host names, ``*.domain`` patterns and addresses,
+        each optionally after ``https://`` or ``http://`` (see
+        :mod:`airflow_provider_tiktok.hooks.image_hosts`).
+    :raises ValueError: for a value that is not a list of such entries, or an empty list.
+    """
+    if value is None:
+        return None
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        raise ValueError(
+            f"avatar_allowed_hosts must be None or a list of image hosts; got {value!r}"
+        )
+    try:
+        ImageHostPolicy.from_entries(value)
+    except ValueError as error:
+        raise ValueError(f"avatar_allowed_hosts: {error}") from None
+    return list(value)

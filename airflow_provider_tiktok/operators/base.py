@@ -42,6 +42,7 @@ from airflow_provider_tiktok.operators._arguments import (
     DEFAULT_MAX_FAILED_FRACTION,
     DEFAULT_MAX_WORKERS,
     ArgumentErrors,
+    check_avatar_allowed_hosts,
     check_avatar_options,
     check_max_failed_fraction,
     check_max_requests_per_second,
@@ -126,6 +127,13 @@ class TikTokFetchOperator(BaseOperator):
     :param avatar_storage: object-storage URL to archive avatars under, or ``None``.
     :param avatar_storage_conn_id: the connection of the storage.
     :param avatar_max_bytes: the largest avatar stored.
+    :param avatar_allowed_hosts: where avatars may be downloaded from: ``None`` for
+        TikTok's image domains over https
+        (:data:`~airflow_provider_tiktok.hooks.image_hosts.DEFAULT_AVATAR_HOSTS`), or a list
+        of host names, ``*.domain`` patterns and IP addresses or networks that replaces it
+        (extend it with ``[*DEFAULT_AVATAR_HOSTS, "images.example.com"]``). An entry
+        written ``http://...`` also allows plain http. A URL outside them is not fetched:
+        the user's ``avatar_error`` says why.
     """
 
     template_fields: Sequence[str] = ("avatar_storage", "avatar_storage_conn_id")
@@ -144,6 +152,7 @@ class TikTokFetchOperator(BaseOperator):
         avatar_storage: str | None = None,
         avatar_storage_conn_id: str | None = None,
         avatar_max_bytes: int = DEFAULT_AVATAR_MAX_BYTES,
+        avatar_allowed_hosts: list[str] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -164,6 +173,7 @@ class TikTokFetchOperator(BaseOperator):
             )
             or DEFAULT_AVATAR_MAX_BYTES
         )
+        self.avatar_allowed_hosts = errors.check(check_avatar_allowed_hosts, avatar_allowed_hosts)
 
     # What a subclass provides.
 
@@ -310,6 +320,7 @@ class TikTokFetchOperator(BaseOperator):
             self.avatar_storage,
             conn_id=self.avatar_storage_conn_id,
             max_bytes=self.avatar_max_bytes,
+            allowed_hosts=self.avatar_allowed_hosts,
         )
         hook = self.create_hook(options)
         try:

@@ -1,7 +1,16 @@
-"""Operators that fetch TikTok user info into XCom."""
+"""Operators that fetch TikTok user info into XCom.
+
+XCom lives in Airflow's metadata database, so the return value should stay small. A record
+with its ``raw`` payload is a few kilobytes (3.3 kB for a real web ``userInfo``, 6.2 kB for a
+real app-API ``User``; about 1 kB without it), so a task of 10,000 users would write tens of
+megabytes there: ``include_raw=False`` leaves the payloads
+out, and a return value above :data:`XCOM_WARNING_BYTES` logs a warning with its size and
+the ways out (the SQL transfer, or an object-storage XCom backend).
+"""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -13,7 +22,11 @@ from airflow_provider_tiktok.hooks.ensembledata import EnsembleDataHook
 from airflow_provider_tiktok.hooks.research import TikTokResearchHook, validate_fields
 from airflow_provider_tiktok.links import PROFILE_USERNAME_XCOM_KEY, TikTokProfileLink
 from airflow_provider_tiktok.lookups import Lookup, build_lookups
-from airflow_provider_tiktok.operators._arguments import check_max_units, check_on_exhausted
+from airflow_provider_tiktok.operators._arguments import (
+    check_include_raw,
+    check_max_units,
+    check_on_exhausted,
+)
 from airflow_provider_tiktok.operators.base import SourceOptions, TikTokFetchOperator
 from airflow_provider_tiktok.record import (
     SOURCE_ENSEMBLEDATA,
@@ -26,15 +39,66 @@ XCOM_RETURN_KEY = "return_value"
 """Where Airflow keeps a task's return value; a task failed past ``max_failed_fraction``
 pushes its records there itself, as it returns nothing."""
 
+XCOM_WARNING_BYTES = 1024 * 1024
+"""A return value larger than this (1 MiB, as JSON) logs a warning about its size."""
+
+
+def xcom_size(value: Any) -> int:
+    """The size of a JSON-friendly return value, in bytes of compact UTF-8 JSON.
+
+    :param value: what the task returns.
+    """
+    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str).encode())
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1_000_000:.1f} MB"
+
 
 class _UserInfoOperator(TikTokFetchOperator):
     """Shared behaviour of the user-info operators: fetch, apply on_user_error, return records.
 
     A deferral hands over ``{"settled": [records fetched so far]}``.
+
+    :param include_raw: keep each record's ``raw`` upstream payload in the return value
+        (``True``, the default) or leave it ``None`` to keep the XCom small.
     """
 
     operator_extra_links = (TikTokProfileLink(),)
     ui_color = "#fe2c55"
+
+    def __init__(self, *, include_raw: bool = True, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.include_raw = self.argument_errors.check(check_include_raw, include_raw)
+
+    def _returned(self, user: TikTokUser) -> dict[str, Any]:
+        """``user`` as returned to XCom: without ``raw`` unless ``include_raw``."""
+        record = user.to_dict()
+        if not self.include_raw:
+            record["raw"] = None
+        return record
+
+    def _warn_when_large(self, records: list[dict[str, Any]]) -> None:
+        """Log a warning when the return value passes :data:`XCOM_WARNING_BYTES`."""
+        size = xcom_size(records)
+        if size <= XCOM_WARNING_BYTES:
+            return
+        raw_share = ""
+        if self.include_raw:
+            raw_size = xcom_size([record.get("raw") for record in records])
+            raw_share = f"; the raw payloads are {_megabytes(raw_size)} of it"
+        self.log.warning(
+            "The return value is %s of XCom (%d records, about %d bytes a user%s), more than "
+            "%s: Airflow stores it in its metadata database. Pass include_raw=False to leave "
+            "the raw payloads out, write the users to a table with "
+            "TikTokUserInfoToSqlOperator instead, or configure an object-storage XCom backend "
+            "(XComObjectStorageBackend of the common.io provider)",
+            _megabytes(size),
+            len(records),
+            size // max(len(records), 1),
+            raw_share,
+            _megabytes(XCOM_WARNING_BYTES),
+        )
 
     def lookups(self) -> list[Lookup]:
         """What to fetch, from the rendered arguments."""
@@ -70,7 +134,7 @@ class _UserInfoOperator(TikTokFetchOperator):
         except TikTokQuotaExhaustedError as error:
             if self.defers_when_exhausted():
                 self.defer_until_quota_reset(
-                    error.message, {"settled": [user.to_dict() for user in collected]}
+                    error.message, {"settled": [self._returned(user) for user in collected]}
                 )
             raise
         position = {(lookup.lookup_type, lookup.key): i for i, lookup in enumerate(lookups)}
@@ -86,7 +150,8 @@ class _UserInfoOperator(TikTokFetchOperator):
         profile = users[0].username if len(users) == 1 else None
         if profile is not None:
             context["ti"].xcom_push(key=PROFILE_USERNAME_XCOM_KEY, value=profile)
-        records = [user.to_dict() for user in users]
+        records = [self._returned(user) for user in users]
+        self._warn_when_large(records)
         try:
             self.check_failed_fraction(
                 statuses, f"The {len(records)} records are in XCom under {XCOM_RETURN_KEY!r}"
@@ -127,6 +192,11 @@ class EnsembleDataUserInfoOperator(_UserInfoOperator):
     :param avatar_storage_conn_id: the connection of the storage (``aws_default`` ...).
         Templated.
     :param avatar_max_bytes: the largest avatar stored (5 MiB by default).
+    :param avatar_allowed_hosts: where avatars may be downloaded from: ``None`` (the
+        default) for TikTok's image domains over https, or a list that replaces them (see
+        :class:`~airflow_provider_tiktok.operators.base.TikTokFetchOperator`).
+    :param include_raw: keep each record's ``raw`` payload in the return value (``True``,
+        the default); ``False`` leaves it ``None``, for a smaller XCom.
     """
 
     template_fields: Sequence[str] = (
@@ -201,6 +271,8 @@ class TikTokResearchUserInfoOperator(_UserInfoOperator):
     :param avatar_storage: as for :class:`EnsembleDataUserInfoOperator`. Templated.
     :param avatar_storage_conn_id: the connection of the storage. Templated.
     :param avatar_max_bytes: the largest avatar stored (5 MiB by default).
+    :param avatar_allowed_hosts: as for :class:`EnsembleDataUserInfoOperator`.
+    :param include_raw: as for :class:`EnsembleDataUserInfoOperator`.
     """
 
     template_fields: Sequence[str] = (

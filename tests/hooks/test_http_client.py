@@ -6,7 +6,10 @@ import json
 import pickle
 import subprocess
 import sys
+import threading
+import tracemalloc
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -28,6 +31,7 @@ from airflow_provider_tiktok.exceptions import (
 from airflow_provider_tiktok.hooks.ensembledata import EnsembleDataHook
 from airflow_provider_tiktok.hooks.http_client import (
     BACKOFF_MAX,
+    DEFAULT_MAX_REPLY_BYTES,
     error_for_status,
     is_transient_status,
     new_session,
@@ -947,3 +951,129 @@ print(json.dumps(counts))
     assert before == [0, 0, 0, 0]  # importing the client changes no logging
     assert first == [1, 1, 1, 1]  # in place before the session can send anything
     assert second == first  # once per process
+
+
+# Bounded replies
+
+
+def test_a_reply_larger_than_the_limit_is_a_final_error_read_no_further(
+    make_ed_hook: Callable[..., EnsembleDataHook], requests_mock: rm.Mocker, sleeps: list[float]
+) -> None:
+    big = {"data": {"user": {"uniqueId": "someuser", "signature": "x" * 5000}}}
+    requests_mock.get(ED_USER_INFO, json=big)
+
+    with pytest.raises(TikTokApiError) as info:
+        make_ed_hook(extra={"max_reply_bytes": 1000}).user_info_from_username("someuser")
+
+    assert type(info.value) is TikTokApiError
+    assert "EnsembleData sent a reply larger than 1000 bytes: not read further" in str(info.value)
+    assert "max_reply_bytes" in str(info.value)
+    assert requests_mock.call_count == 1 and sleeps == []
+
+
+def test_a_reply_announced_larger_than_the_limit_is_refused_before_reading(
+    make_ed_hook: Callable[..., EnsembleDataHook], requests_mock: rm.Mocker
+) -> None:
+    requests_mock.get(ED_USER_INFO, headers={"Content-Length": "5000000"}, text="{}")
+
+    with pytest.raises(TikTokApiError, match="larger than 4194304 bytes"):
+        make_ed_hook().user_info_from_username("someuser")
+
+
+def test_the_connection_extra_raises_the_limit_and_4_mib_is_the_default(
+    make_ed_hook: Callable[..., EnsembleDataHook], requests_mock: rm.Mocker
+) -> None:
+    big = {"data": {"user": {"uniqueId": "someuser", "signature": "x" * 5000}}}
+    requests_mock.get(ED_USER_INFO, json=big)
+
+    reply = make_ed_hook(extra={"max_reply_bytes": 10_000}).user_info_from_username("someuser")
+
+    assert reply.data["user"]["signature"] == "x" * 5000
+    assert make_ed_hook().max_reply_bytes == DEFAULT_MAX_REPLY_BYTES == 4 * 1024 * 1024
+
+
+@pytest.mark.parametrize("value", [0, -5, "many", 1.5, True])
+def test_a_bad_max_reply_bytes_extra_is_refused(
+    make_ed_hook: Callable[..., EnsembleDataHook], value: Any
+) -> None:
+    with pytest.raises(ValueError, match="max_reply_bytes"):
+        make_ed_hook(extra={"max_reply_bytes": value}).max_reply_bytes  # noqa: B018
+
+
+def test_an_endless_reply_is_cut_off_at_the_limit_without_a_memory_spike(
+    airflow_conn: Callable[..., str], sleeps: list[float]
+) -> None:
+    with EndlessJsonServer() as server:
+        airflow_conn(
+            "ed_endless",
+            conn_type="ensembledata",
+            password=ED_TOKEN,
+            host=f"http://127.0.0.1:{server.port}/apis",
+            extra={"max_reply_bytes": 256 * 1024},
+        )
+        hook = EnsembleDataHook("ed_endless", sleep=sleeps.append)
+        tracemalloc.start()
+        try:
+            with pytest.raises(TikTokApiError, match="larger than 262144 bytes"):
+                hook.user_info_from_username("someuser")
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+            hook.close()
+
+        assert server.finished.wait(10), "the client kept reading the endless reply"
+    assert peak < 2 * 1024 * 1024
+    assert server.sent < 64 * 1024 * 1024  # stopped by the client, not by the server
+    assert sleeps == []
+
+
+class EndlessJsonServer:
+    """Answers every GET with a JSON body that never ends (chunked), until the client leaves."""
+
+    def __init__(self) -> None:
+        self.sent = 0
+        self.finished = threading.Event()
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                chunk = b'{"data": {"user": {"signature": "' + b"x" * 65536
+                try:
+                    while owner.sent < 512 * 1024 * 1024:
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                        owner.sent += len(chunk)
+                        chunk = b"x" * 65536
+                except OSError:
+                    pass
+                finally:
+                    self.close_connection = True
+                    owner.finished.set()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                pass
+
+        self._server = Server(("127.0.0.1", 0), Handler)
+        self.port = int(self._server.server_address[1])
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+
+    def __enter__(self) -> EndlessJsonServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()

@@ -24,10 +24,14 @@ from airflow_provider_tiktok.exceptions import (
 )
 from airflow_provider_tiktok.hooks.base import TikTokBaseHook
 from airflow_provider_tiktok.hooks.ensembledata import EnsembleDataHook
-from airflow_provider_tiktok.hooks.image_download import DEFAULT_MAX_IMAGE_BYTES
+from airflow_provider_tiktok.hooks.image_download import DEFAULT_MAX_IMAGE_BYTES, MAX_REDIRECTS
+from airflow_provider_tiktok.hooks.image_hosts import ImageHostRefusedError
 from airflow_provider_tiktok.hooks.research import TikTokResearchHook
 from airflow_provider_tiktok.testing import StandInServer
+from airflow_provider_tiktok.testing.stand_in.avatars import STAND_IN_AVATAR_HOSTS
 from airflow_provider_tiktok.testing.stand_in.images import AVATAR_JPEG
+from tests.loopback_guard import LoopbackGuard
+from tests.private_network import private_network_server
 
 JPEG = {"Content-Type": "image/jpeg"}
 
@@ -91,8 +95,12 @@ class ImageHost:
             target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
         )
 
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
     def url(self, path: str = "/avatar/1.jpeg?x-expires=9999999999&x-signature=abc") -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}{path}"
+        return f"http://127.0.0.1:{self.port}{path}"
 
     def __enter__(self) -> ImageHost:
         self._thread.start()
@@ -135,7 +143,7 @@ def test_downloads_the_image_bytes_and_media_type(
 ) -> None:
     image_host.replies = [Reply(headers={"Content-Type": "image/JPEG; charset=binary"})]
 
-    image = hook.download_image(image_host.url())
+    image = hook.download_image(image_host.url(), allowed_hosts=STAND_IN_AVATAR_HOSTS)
 
     assert image.content == AVATAR_JPEG
     assert image.content_type == "image/jpeg"
@@ -158,7 +166,7 @@ def test_no_credential_of_the_api_reaches_the_image_host(
         secret = hook.get_access_token()
         assert api_request.headers["Authorization"] == f"Bearer {secret}"
 
-    hook.download_image(image_host.url())
+    hook.download_image(image_host.url(), allowed_hosts=STAND_IN_AVATAR_HOSTS)
 
     [seen] = image_host.seen
     assert set(seen.query) == {"x-expires", "x-signature"}
@@ -172,7 +180,7 @@ def test_a_body_announced_over_the_limit_is_refused_before_reading(
     image_host.replies = [Reply(body=b"\xff\xd8" + b"\x00" * 2000)]
 
     with pytest.raises(TikTokApiError, match="2002 bytes, more than 1000: refused"):
-        hook.download_image(image_host.url(), max_bytes=1000)
+        hook.download_image(image_host.url(), max_bytes=1000, allowed_hosts=STAND_IN_AVATAR_HOSTS)
     assert len(image_host.seen) == 1  # a final error: no retry
 
 
@@ -182,7 +190,9 @@ def test_a_body_without_length_is_cut_off_past_the_limit(
     image_host.replies = [Reply(body=b"\xff\xd8" + b"\x00" * 500_000, length=False)]
 
     with pytest.raises(TikTokApiError, match="larger than 100000 bytes: refused"):
-        hook.download_image(image_host.url(), max_bytes=100_000)
+        hook.download_image(
+            image_host.url(), max_bytes=100_000, allowed_hosts=STAND_IN_AVATAR_HOSTS
+        )
 
 
 def test_a_compressed_body_is_limited_by_its_decoded_size(
@@ -193,13 +203,20 @@ def test_a_compressed_body_is_limited_by_its_decoded_size(
     image_host.replies = [Reply(headers={**JPEG, "Content-Encoding": "gzip"}, body=bomb)]
 
     with pytest.raises(TikTokApiError, match=f"larger than {DEFAULT_MAX_IMAGE_BYTES} bytes"):
-        hook.download_image(image_host.url())
+        hook.download_image(image_host.url(), allowed_hosts=STAND_IN_AVATAR_HOSTS)
 
 
 def test_exactly_the_limit_is_accepted(hook: TikTokBaseHook, image_host: ImageHost) -> None:
     image_host.replies = [Reply(body=b"x" * 1000, length=False)]
 
-    assert len(hook.download_image(image_host.url(), max_bytes=1000).content) == 1000
+    assert (
+        len(
+            hook.download_image(
+                image_host.url(), max_bytes=1000, allowed_hosts=STAND_IN_AVATAR_HOSTS
+            ).content
+        )
+        == 1000
+    )
 
 
 @pytest.mark.parametrize(
@@ -212,7 +229,7 @@ def test_a_body_that_is_not_an_image_is_refused(
     image_host.replies = [Reply(headers=headers, body=b"<html>log in</html>")]
 
     with pytest.raises(TikTokApiError, match="not an image: refused"):
-        hook.download_image(image_host.url())
+        hook.download_image(image_host.url(), allowed_hosts=STAND_IN_AVATAR_HOSTS)
 
 
 def test_an_expired_url_fails_at_once_without_retries(
@@ -221,7 +238,7 @@ def test_an_expired_url_fails_at_once_without_retries(
     image_host.replies = [Reply(status=403, headers={"Content-Type": "text/plain"}, body=b"no")]
 
     with pytest.raises(TikTokApiError, match="refused the download; a signed avatar URL") as raised:
-        hook.download_image(image_host.url())
+        hook.download_image(image_host.url(), allowed_hosts=STAND_IN_AVATAR_HOSTS)
 
     assert raised.value.http_status == 403
     assert not isinstance(raised.value, TikTokTransientError)
@@ -237,7 +254,7 @@ def test_server_errors_and_429_are_retried_with_the_hooks_policy(
         Reply(),
     ]
 
-    image = hook.download_image(image_host.url())
+    image = hook.download_image(image_host.url(), allowed_hosts=STAND_IN_AVATAR_HOSTS)
 
     assert image.content == AVATAR_JPEG
     assert len(image_host.seen) == 3
@@ -250,7 +267,7 @@ def test_retries_end_after_max_retries(
     image_host.replies = [Reply(status=429, headers={}, body=b"")]
 
     with pytest.raises(TikTokRateLimitError, match=r"image host 127\.0\.0\.1 is unavailable"):
-        hook.download_image(image_host.url())
+        hook.download_image(image_host.url(), allowed_hosts=STAND_IN_AVATAR_HOSTS)
     assert len(image_host.seen) == 3  # the first attempt and max_retries=2
 
 
@@ -261,14 +278,14 @@ def test_an_unreachable_host_is_a_transient_error(
     image_host.__exit__()
 
     with pytest.raises(TikTokTransientError, match=r"Could not reach the image host 127\.0\.0\.1"):
-        hook.download_image(url)
+        hook.download_image(url, allowed_hosts=STAND_IN_AVATAR_HOSTS)
     assert len(sleeps) == 2
 
 
 @pytest.mark.parametrize("url", ["", "file:///etc/passwd", "ftp://host/a.jpg", "https:///a.jpg"])
 def test_only_http_urls_are_downloaded(hook: TikTokBaseHook, url: str) -> None:
     with pytest.raises(ValueError, match="Not an http"):
-        hook.download_image(url)
+        hook.download_image(url, allowed_hosts=STAND_IN_AVATAR_HOSTS)
 
 
 @pytest.mark.parametrize("max_bytes", [0, -1, True, 1.5])
@@ -284,3 +301,96 @@ def test_a_wrong_argument_is_reported_before_the_connection_is_read() -> None:
         hook.download_image("ftp://host/a.jpg")
     with pytest.raises(ValueError, match="max_bytes must be"):
         hook.download_image("https://host/a.jpg", max_bytes=0)
+
+
+def test_the_default_hosts_refuse_the_stand_ins_plain_http_without_a_connection(
+    hook: TikTokBaseHook, image_host: ImageHost, loopback_guard: LoopbackGuard
+) -> None:
+    before = list(loopback_guard.attempts)
+
+    with pytest.raises(ImageHostRefusedError, match="names an IP address"):
+        hook.download_image(image_host.url())
+
+    assert image_host.seen == []
+    assert loopback_guard.attempts == before
+
+
+def redirect(location: str, status: int = 302) -> Reply:
+    return Reply(status=status, headers={"Location": location}, body=b"")
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_a_redirect_to_an_allowed_host_is_followed(
+    hook: TikTokBaseHook, image_host: ImageHost, status: int
+) -> None:
+    image_host.replies = [redirect("/avatar/moved.jpeg?x-expires=1", status), Reply()]
+
+    image = hook.download_image(image_host.url(), allowed_hosts=STAND_IN_AVATAR_HOSTS)
+
+    assert image.content == AVATAR_JPEG
+    assert [seen.path for seen in image_host.seen] == ["/avatar/1.jpeg", "/avatar/moved.jpeg"]
+
+
+def test_a_redirect_to_the_private_network_is_refused_without_a_connection(
+    hook: TikTokBaseHook,
+    image_host: ImageHost,
+    loopback_guard: LoopbackGuard,
+    sleeps: list[float],
+) -> None:
+    with private_network_server() as private_network:
+        image_host.replies = [redirect(private_network.url())]
+
+        with pytest.raises(ImageHostRefusedError, match=r"127\.0\.0\.2.*refused"):
+            hook.download_image(image_host.url(), allowed_hosts=STAND_IN_AVATAR_HOSTS)
+
+        assert private_network.connections == 0
+    assert len(image_host.seen) == 1 and sleeps == []  # final: not retried
+    assert {address[0] for address in loopback_guard.attempts} == {"127.0.0.1"}
+
+
+@pytest.mark.parametrize(
+    "location",
+    [
+        "http://169.254.169.254/latest/meta-data/",
+        "https://10.0.0.5/a.jpeg",
+        "http://[::1]:80/a.jpeg",
+        "https://p16-sign-va.tiktokcdn.com@127.0.0.2/a.jpeg",
+        "https://evil.example/a.jpeg",
+        "file:///etc/passwd",
+        "//169.254.169.254/a.jpeg",
+        "http://127.0.0.1./a.jpeg",
+    ],
+)
+def test_a_redirect_outside_the_allowed_hosts_is_refused_without_a_connection(
+    hook: TikTokBaseHook, image_host: ImageHost, loopback_guard: LoopbackGuard, location: str
+) -> None:
+    image_host.replies = [redirect(location)]
+
+    with pytest.raises(ImageHostRefusedError, match="refused"):
+        hook.download_image(image_host.url(), allowed_hosts=STAND_IN_AVATAR_HOSTS)
+
+    assert len(image_host.seen) == 1
+    assert {address[0] for address in loopback_guard.attempts} == {"127.0.0.1"}
+
+
+def test_redirects_are_followed_up_to_the_bound(
+    hook: TikTokBaseHook, image_host: ImageHost
+) -> None:
+    hops = [redirect(f"/avatar/hop-{n}.jpeg") for n in range(MAX_REDIRECTS)]
+    image_host.replies = [*hops, Reply()]
+
+    image = hook.download_image(image_host.url(), allowed_hosts=STAND_IN_AVATAR_HOSTS)
+
+    assert image.content == AVATAR_JPEG
+    assert len(image_host.seen) == MAX_REDIRECTS + 1
+
+
+def test_one_redirect_past_the_bound_is_refused(
+    hook: TikTokBaseHook, image_host: ImageHost
+) -> None:
+    image_host.replies = [redirect("/avatar/again.jpeg")]  # forever
+
+    with pytest.raises(ImageHostRefusedError, match=f"more than {MAX_REDIRECTS} times"):
+        hook.download_image(image_host.url(), allowed_hosts=STAND_IN_AVATAR_HOSTS)
+
+    assert len(image_host.seen) == MAX_REDIRECTS + 1

@@ -10,6 +10,7 @@ import pytest
 
 from airflow_provider_tiktok.operators._arguments import (
     DEFAULT_MAX_WORKERS,
+    check_avatar_allowed_hosts,
     check_avatar_options,
     check_max_requests_per_second,
     check_max_units,
@@ -34,6 +35,10 @@ from tests.dag_runs import dag_bag
         ({"avatar_storage": "file:///a", "avatar_storage_conn_id": 1}, "must be a connection"),
         ({"avatar_storage": "file:///a", "avatar_max_bytes": 0}, "avatar_max_bytes must be"),
         ({"avatar_storage": "file:///a", "avatar_max_bytes": True}, "avatar_max_bytes must be"),
+        ({"avatar_allowed_hosts": "*.tiktokcdn.com"}, "avatar_allowed_hosts must be None or a"),
+        ({"avatar_allowed_hosts": []}, "avatar_allowed_hosts: .* empty"),
+        ({"avatar_allowed_hosts": ["ftp://cdn.example"]}, "avatar_allowed_hosts: Allowed image"),
+        ({"avatar_allowed_hosts": ["cdn.example:443"]}, "avatar_allowed_hosts: Allowed image"),
     ],
 )
 def test_bad_avatar_arguments_are_refused_when_the_task_is_defined(
@@ -41,6 +46,14 @@ def test_bad_avatar_arguments_are_refused_when_the_task_is_defined(
 ) -> None:
     with pytest.raises(ValueError, match=message):
         EnsembleDataUserInfoOperator(task_id="a", usernames=["alice"], **kwargs)
+
+
+def test_check_avatar_allowed_hosts_returns_the_entries_as_given() -> None:
+    assert check_avatar_allowed_hosts(None) is None
+    assert check_avatar_allowed_hosts(("*.tiktokcdn.com", "http://127.0.0.1")) == [
+        "*.tiktokcdn.com",
+        "http://127.0.0.1",
+    ]
 
 
 def test_check_avatar_options_returns_max_bytes() -> None:

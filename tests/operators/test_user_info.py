@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import pytest
@@ -13,11 +14,14 @@ from airflow_provider_tiktok.exceptions import (
 )
 from airflow_provider_tiktok.links import PROFILE_USERNAME_XCOM_KEY, tiktok_profile_url
 from airflow_provider_tiktok.operators.user_info import (
+    XCOM_WARNING_BYTES,
     EnsembleDataUserInfoOperator,
     TikTokResearchUserInfoOperator,
+    xcom_size,
 )
 from airflow_provider_tiktok.record import TIKTOK_USER_FIELDS
-from tests.fake_apis import ED_TOKEN, FakeEnsembleData, FakeResearch
+from tests.fake_apis import ED_TOKEN, FakeEnsembleData, FakeResearch, camel_payload
+from tests.faults.conftest import TaskLog
 
 
 def run(operator: Any, context: dict[str, Any]) -> list[dict[str, Any]]:
@@ -303,3 +307,88 @@ def test_research_fields_are_sent_and_checked_before_any_request(
 def test_a_bad_request_rate_is_refused_when_the_task_is_defined(value: Any) -> None:
     with pytest.raises(ValueError, match="max_requests_per_second must be None or a positive"):
         EnsembleDataUserInfoOperator(task_id="t", usernames=["a"], max_requests_per_second=value)
+
+
+# Small XComs
+
+
+@pytest.fixture
+def task_log(caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]) -> TaskLog:
+    caplog.set_level(logging.INFO)
+    return TaskLog(caplog, capfd)
+
+
+def padded_payload(username: str, padding: int) -> dict[str, Any]:
+    """A found user whose payload carries ``padding`` bytes in a key the mapping ignores."""
+    return {**camel_payload(username), "commerceUserInfo": {"note": "x" * padding}}
+
+
+def test_include_raw_false_leaves_the_payloads_out_and_keeps_every_other_field(
+    ensembledata: FakeEnsembleData, context: dict[str, Any]
+) -> None:
+    usernames = ["alice", "bob"]
+    with_raw = run(EnsembleDataUserInfoOperator(task_id="a", usernames=usernames), context)
+    without = run(
+        EnsembleDataUserInfoOperator(task_id="b", usernames=usernames, include_raw=False),
+        context,
+    )
+
+    assert [record["raw"] for record in with_raw] == [camel_payload(u) for u in usernames]
+    assert [record["raw"] for record in without] == [None, None]
+    for kept, slim in zip(with_raw, without, strict=True):
+        assert {**kept, "raw": None, "fetched_at": None} == {**slim, "fetched_at": None}
+        assert list(slim) == list(TIKTOK_USER_FIELDS)
+
+
+def test_the_research_operator_takes_include_raw_too(
+    research: FakeResearch, context: dict[str, Any]
+) -> None:
+    operator = TikTokResearchUserInfoOperator(task_id="r", usernames=["bob"], include_raw=False)
+
+    [record] = run(operator, context)
+
+    assert record["status"] == "found" and record["raw"] is None
+
+
+@pytest.mark.parametrize("value", [None, 0, "false"])
+def test_include_raw_must_be_a_boolean(value: Any) -> None:
+    with pytest.raises(ValueError, match="include_raw must be True or False"):
+        EnsembleDataUserInfoOperator(task_id="t", usernames=["alice"], include_raw=value)
+
+
+def test_a_large_return_value_warns_with_its_size_and_the_ways_out(
+    ensembledata: FakeEnsembleData, context: dict[str, Any], task_log: TaskLog
+) -> None:
+    ensembledata.outcomes["alice"] = (200, {"data": padded_payload("alice", XCOM_WARNING_BYTES)})
+
+    records = run(EnsembleDataUserInfoOperator(task_id="t", usernames=["alice", "bob"]), context)
+
+    [warning] = [line for line in task_log.lines() if "of XCom" in line]
+    size = xcom_size(records)
+    assert size > XCOM_WARNING_BYTES
+    assert f"The return value is {size / 1_000_000:.1f} MB of XCom (2 records" in warning
+    assert f"about {size // 2} bytes a user" in warning
+    assert "the raw payloads are 1.0 MB of it" in warning
+    assert "more than 1.0 MB" in warning
+    assert "include_raw=False" in warning
+    assert "TikTokUserInfoToSqlOperator" in warning
+    assert "XComObjectStorageBackend" in warning
+
+
+def test_a_small_return_value_or_one_without_payloads_does_not_warn(
+    ensembledata: FakeEnsembleData, context: dict[str, Any], task_log: TaskLog
+) -> None:
+    ensembledata.outcomes["alice"] = (200, {"data": padded_payload("alice", XCOM_WARNING_BYTES)})
+
+    run(EnsembleDataUserInfoOperator(task_id="a", usernames=["bob"]), context)
+    records = run(
+        EnsembleDataUserInfoOperator(task_id="b", usernames=["alice"], include_raw=False), context
+    )
+
+    assert xcom_size(records) < 10_000
+    assert not [line for line in task_log.lines() if "of XCom" in line]
+
+
+def test_xcom_size_is_the_compact_utf8_json_size() -> None:
+    assert xcom_size([{"a": "é"}]) == len('[{"a":"é"}]'.encode())
+    assert XCOM_WARNING_BYTES == 1024 * 1024

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_tiktok.testing import EXPIRED_AVATAR_USER, StandInServer, user_for_username
+from airflow_provider_tiktok.testing.stand_in.avatars import STAND_IN_AVATAR_HOSTS
 from airflow_provider_tiktok.testing.stand_in.images import AVATAR_JPEG
 from airflow_provider_tiktok.transfers.tiktok_to_sql import TikTokUserInfoToSqlOperator
 from airflow_provider_tiktok.warehouse import COLUMNS, SnapshotTable, resolve_sql_hook
@@ -88,6 +89,7 @@ def snapshot(storage: Path | None, **kwargs: Any) -> TikTokUserInfoToSqlOperator
         "sql_conn_id": "warehouse",
         "snapshot_date": DAY_2.isoformat(),
         "avatar_storage": None if storage is None else storage.as_uri(),
+        "avatar_allowed_hosts": list(STAND_IN_AVATAR_HOSTS),
         **kwargs,
     }
     return TikTokUserInfoToSqlOperator(**options)

@@ -31,6 +31,13 @@ AVATAR_PATH_PREFIX = "/avatars/"
 AVATAR_LIFETIME = 6 * 3600
 """Seconds an avatar URL in a payload stays valid (its ``x-expires``)."""
 
+STAND_IN_AVATAR_HOSTS = ("http://127.0.0.1",)
+"""The ``avatar_allowed_hosts`` that let the operators archive the stand-in's avatars.
+
+The stand-in serves them over plain http on 127.0.0.1, which the default allowed hosts
+(TikTok's image domains, https only) refuse: the address is allowed explicitly, and the
+``http://`` of the entry allows plain http to it."""
+
 
 def is_avatar_path(path: str) -> bool:
     """Whether ``path`` is an avatar image's.
