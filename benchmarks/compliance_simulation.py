@@ -30,6 +30,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from airflow_provider_tiktok.compliance.audit import lookup_key_hmac
 from airflow_provider_tiktok.compliance.research_rows import ResearchRows
@@ -170,7 +171,7 @@ def simulate(config: SimulationConfig, workdir: Path) -> SimulationResult:
                 tiktok_research_conn_id="sim_research",
                 usernames=users,
                 snapshot_date=START.isoformat(),
-            ).execute({"logical_date": None})
+            ).execute(_context())
             server.set_faults(
                 research_daily_quota=config.requests_per_day,
                 fault_rate=config.fault_rate,
@@ -201,7 +202,7 @@ def simulate(config: SimulationConfig, workdir: Path) -> SimulationResult:
                     snapshot_date=day.isoformat(),
                     max_requests=config.requests_per_day,
                     refresh_after_days=config.refresh_after_days,
-                ).execute({"logical_date": None, "run_id": f"simulated__{day.isoformat()}"})
+                ).execute(_context(run_id=f"simulated__{day.isoformat()}"))
                 result.transient_failures += summary["statuses"].get("error", 0)
                 answered = _answered_unavailable(server)
                 result.answered_unavailable += len(answered)
@@ -229,6 +230,11 @@ def simulate(config: SimulationConfig, workdir: Path) -> SimulationResult:
             result.deletions_of_available = len(deleted - unavailable_hashes)
     result.seconds = time.monotonic() - started
     return result
+
+
+def _context(**values: Any) -> Any:
+    """A task context for calling ``execute`` directly: no logical date, the run's id."""
+    return {"logical_date": None, **values}
 
 
 def _answered_unavailable(server: StandInServer) -> set[str]:
