@@ -60,11 +60,12 @@ def lookup_key_hmac(key: bytes, lookup_key: str) -> str:
 def _variable(name: str) -> str | None:
     try:
         from airflow.sdk import Variable
-    except ImportError:  # Airflow 2
-        from airflow.models import (  # type: ignore[no-redef,attr-defined,unused-ignore]
-            Variable,
-        )
-    value = Variable.get(name, default=None)
+    except ImportError:  # Airflow 2, whose Variable.get names its default default_var
+        from airflow.models import Variable as Airflow2Variable
+
+        value: Any = Airflow2Variable.get(name, default_var=None)
+    else:
+        value = Variable.get(name, default=None)
     return None if value is None else str(value)
 
 
