@@ -105,6 +105,17 @@ def public_url(path: ObjectStoragePath) -> str:
     return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
+def owner_folder(root: ObjectStoragePath, source: str, owner: str) -> ObjectStoragePath:
+    """The folder holding every avatar archived for one user: ``<root>/<source>/<owner>``.
+
+    :param root: the ``avatar_storage`` root.
+    :param source: the API the user came from.
+    :param owner: the user's ``user_id``, else its lookup key.
+    """
+    folder: ObjectStoragePath = root / source / _path_segment(owner)
+    return folder
+
+
 class AvatarArchive:
     """Downloads avatars and stores them content-addressed under one object-storage root.
 
@@ -174,8 +185,10 @@ class AvatarArchive:
         :param sha256: the image's SHA-256, in hex.
         :param extension: the file extension, from :func:`extension_for`.
         """
-        owner = _path_segment(user.user_id or user.lookup_key)
-        path: ObjectStoragePath = self.root / user.source / owner / f"{sha256}.{extension}"
+        path: ObjectStoragePath = (
+            owner_folder(self.root, user.source, user.user_id or user.lookup_key)
+            / f"{sha256}.{extension}"
+        )
         return path
 
     def archive(self, user: TikTokUser, hook: TikTokBaseHook) -> TikTokUser:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -198,3 +199,38 @@ def test_a_failed_fetch_task_logs_no_error_about_the_profile_links_xcom(
     assert "XCom not found" not in logged
     assert "Failed to push an xcom for task operator extra link" not in logged
     assert profile_link(result, "single_profile", "fetch_one", folder) in ("", None)
+
+
+def test_compliance_dag_deletes_a_user_turned_private_and_certifies_it(
+    tiktok_stand_in: StandInServer,
+    airflow_conn: Callable[..., str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from airflow_provider_tiktok.compliance.audit import lookup_key_hmac
+    from airflow_provider_tiktok.transfers.tiktok_to_sql import TikTokUserInfoToSqlOperator
+
+    airflow_conn("tiktok_warehouse", conn_type="sqlite", host=str(tmp_path / "warehouse.db"))
+    airflow_conn("tiktok_compliance_audit", conn_type="generic", password="audit-key")
+    monkeypatch.setenv("TIKTOK_COMPLIANCE_REPORTS", (tmp_path / "reports").as_uri())
+    TikTokUserInfoToSqlOperator(
+        task_id="seed",
+        source="tiktok_research",
+        sql_conn_id="tiktok_warehouse",
+        usernames=["tiktok", "soon_private"],
+        snapshot_date="2026-11-01",
+    ).execute({"logical_date": None})
+    day = dt.datetime(2026, 11, 13, tzinfo=dt.timezone.utc)
+    tiktok_stand_in.schedule_outcome("soon_private", day.date(), PRIVATE_USER)
+    tiktok_stand_in.move_clock(day.date())
+
+    result = run_dag("tiktok_research_compliance", logical_date=day)
+
+    assert result.state.endswith("success"), result.task_states
+    rows = resolve_sql_hook("tiktok_warehouse").get_records(
+        "SELECT lookup_key, snapshot_date FROM tiktok_user_snapshots ORDER BY snapshot_date"
+    )
+    assert rows == [("tiktok", "2026-11-01"), ("tiktok", "2026-11-13")]
+    report = json.loads((tmp_path / "reports" / "deletions-2026-11-13.json").read_text())
+    assert report["lookup_key_hmacs"] == [lookup_key_hmac(b"audit-key", "soon_private")]
+    assert report["by_reason"] == {"unavailable": 1}

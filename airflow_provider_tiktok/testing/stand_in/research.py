@@ -24,11 +24,11 @@ from urllib.parse import parse_qs
 from airflow_provider_tiktok.testing.faults import FaultState
 from airflow_provider_tiktok.testing.stand_in.avatars import AvatarHost
 from airflow_provider_tiktok.testing.stand_in.http import Reply, Request, json_reply
+from airflow_provider_tiktok.testing.stand_in.timeline import OutcomeTimeline
 from airflow_provider_tiktok.testing.users import (
     RESEARCH_FIELDS,
     is_valid_username,
     research_user_payload,
-    reserved_outcome,
     user_for_username,
 )
 
@@ -72,11 +72,19 @@ class ResearchEmulator:
     :param client_key: the client key it accepts.
     :param client_secret: the client secret it accepts.
     :param avatars: the image host the payloads' avatar URLs point at.
+    :param timeline: the users' outcome changes by simulated date; none by default.
     """
 
     def __init__(
-        self, *, faults: FaultState, client_key: str, client_secret: str, avatars: AvatarHost
+        self,
+        *,
+        faults: FaultState,
+        client_key: str,
+        client_secret: str,
+        avatars: AvatarHost,
+        timeline: OutcomeTimeline | None = None,
     ) -> None:
+        self.timeline = timeline or OutcomeTimeline()
         self._faults = faults
         self._client_key = client_key
         self._client_secret = client_secret
@@ -226,7 +234,7 @@ class ResearchEmulator:
             )
         if not is_valid_username(username):
             return _research_error(400, "invalid_params", "Invalid parameters: invalid username")
-        outcome = reserved_outcome(username)
+        outcome = self.timeline.outcome_for(username)
         if outcome is not None:
             return _research_error(
                 400, "invalid_params", outcome.research_message.format(username=username)

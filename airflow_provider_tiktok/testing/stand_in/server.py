@@ -45,6 +45,7 @@ from airflow_provider_tiktok.testing.stand_in.research import (
     DEFAULT_CLIENT_SECRET,
     ResearchEmulator,
 )
+from airflow_provider_tiktok.testing.stand_in.timeline import OutcomeTimeline
 
 _SERVE_POLL_INTERVAL = 0.02
 
@@ -93,7 +94,10 @@ class StandInServer:
         self._ensembledata = EnsembleDataEmulator(
             faults=self._faults, token=ensembledata_token, avatars=self._avatars
         )
+        self.timeline = OutcomeTimeline()
+        """The Research users' outcome changes by simulated date, and that date."""
         self._research = ResearchEmulator(
+            timeline=self.timeline,
             faults=self._faults,
             client_key=client_key,
             client_secret=client_secret,
@@ -276,6 +280,25 @@ class StandInServer:
         """Start a new day: no EnsembleData units used, no Research requests counted."""
         self._ensembledata.reset_usage()
         self._research.reset_quota()
+
+    def schedule_outcome(self, username: str, on: dt.date, outcome: str | None) -> None:
+        """From simulated date ``on``, the Research API answers for ``username`` as ``outcome``.
+
+        :param username: the user.
+        :param on: the first simulated date of the change.
+        :param outcome: a reserved username (:data:`~.users.PRIVATE_USER`,
+            :data:`~.users.MISSING_USER`...) whose reply to give, or ``None`` for found.
+        """
+        self.timeline.schedule(username, on, outcome)
+
+    def move_clock(self, day: dt.date) -> None:
+        """Move the simulated date to ``day``; a new day resets the daily quota and units.
+
+        :param day: the new simulated date.
+        """
+        if day != self.timeline.today:
+            self.reset_daily_usage()
+        self.timeline.move_to(day)
 
     def units_used(self, date: dt.date | str | None = None) -> int:
         """EnsembleData units charged on ``date`` (UTC), today by default.
