@@ -26,6 +26,7 @@ from airflow_provider_tiktok.operators.research_compliance import (
 )
 from airflow_provider_tiktok.testing import MISSING_USER, PRIVATE_USER, StandInServer
 from airflow_provider_tiktok.testing.faults import SERVER_ERROR
+from airflow_provider_tiktok.testing.stand_in.avatars import STAND_IN_AVATAR_HOSTS
 from airflow_provider_tiktok.transfers.tiktok_to_sql import TikTokUserInfoToSqlOperator
 from airflow_provider_tiktok.warehouse import resolve_sql_hook
 from tests.transfers.test_tiktok_to_sql import Warehouse, warehouse  # noqa: F401
@@ -56,6 +57,7 @@ def seed(
         usernames=usernames,
         snapshot_date=day.isoformat(),
         avatar_storage=None if avatars is None else avatars.as_uri(),
+        avatar_allowed_hosts=list(STAND_IN_AVATAR_HOSTS),
         **conn,
     ).execute({"logical_date": None})
 
@@ -68,6 +70,7 @@ def compliance(avatars: Path | None, day: dt.date = DAY_13, **kwargs: Any) -> An
         "audit_key_conn_id": "compliance_audit",
         "snapshot_date": day.isoformat(),
         "avatar_storage": None if avatars is None else avatars.as_uri(),
+        "avatar_allowed_hosts": list(STAND_IN_AVATAR_HOSTS),
         **kwargs,
     }
     return TikTokResearchComplianceOperator(**options)
