@@ -11,7 +11,6 @@ lookup that was never found counts from its oldest row.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from typing import Any
 
 from airflow_provider_tiktok.record import LOOKUP_USERNAME, SOURCE_RESEARCH
 from airflow_provider_tiktok.warehouse import SnapshotTable
+from airflow_provider_tiktok.warehouse.connection import KeptConnection
 
 UNAVAILABLE_STATUSES = ("not_found", "private", "restricted")
 """The per-user outcomes that mean the API no longer returns the user: delete its data."""
@@ -73,7 +73,7 @@ class RowsDeleted:
     owners: frozenset[str]
 
 
-class ResearchRows:
+class ResearchRows(KeptConnection):
     """Reads and deletes the Research rows of one snapshot table, over one connection.
 
     Each deletion is committed with the statements the caller adds to it (the audit rows),
@@ -83,30 +83,10 @@ class ResearchRows:
     """
 
     def __init__(self, table: SnapshotTable) -> None:
+        super().__init__(table.hook)
         self.table = table
         self.name = table.qualified_name
         self.placeholder = table.writer.placeholder
-        self._connection: Any = None
-
-    def __enter__(self) -> ResearchRows:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Close the connection, if one is open."""
-        connection, self._connection = self._connection, None
-        if connection is not None:
-            with contextlib.suppress(Exception):
-                connection.close()
-
-    @property
-    def connection(self) -> Any:
-        """The open DB-API connection (opened on first use)."""
-        if self._connection is None:
-            self._connection = self.table.hook.get_conn()
-        return self._connection
 
     def query(self, sql: str, parameters: Sequence[Any] = ()) -> list[Any]:
         """The rows of one query, ending its transaction.

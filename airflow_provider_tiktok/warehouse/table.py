@@ -19,12 +19,12 @@ import datetime as dt
 import logging
 import re
 from collections.abc import Callable, Sequence
-from types import TracebackType
 from typing import Any, TypeVar
 
 from airflow_provider_tiktok.record import TikTokUser
 from airflow_provider_tiktok.warehouse.backends import writer_for
 from airflow_provider_tiktok.warehouse.columns import COLUMNS, KEY_COLUMNS, REQUIRED_COLUMNS
+from airflow_provider_tiktok.warehouse.connection import KeptConnection
 from airflow_provider_tiktok.warehouse.writer import SnapshotWriter
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ def check_identifier(value: object, *, what: str) -> str:
     return value
 
 
-class SnapshotTable:
+class SnapshotTable(KeptConnection):
     """Where snapshots go, and the one database connection that reads and writes them.
 
     The table opens one connection on first use and keeps it for every read and every
@@ -64,32 +64,13 @@ class SnapshotTable:
     """
 
     def __init__(self, hook: Any, table: str = DEFAULT_TABLE, schema: str | None = None) -> None:
-        self.hook = hook
+        super().__init__(hook)
         self.table = check_identifier(table, what="table")
         self.schema = None if schema is None else check_identifier(schema, what="schema")
         self.writer: SnapshotWriter = writer_for(hook, self.qualified_name, self.table)
-        self._connection: Any = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.qualified_name!r}, {type(self.writer).__name__})"
-
-    def __enter__(self) -> SnapshotTable:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Close the connection kept between chunks, if there is one."""
-        connection, self._connection = self._connection, None
-        if connection is not None:
-            with contextlib.suppress(Exception):
-                connection.close()
 
     @property
     def qualified_name(self) -> str:
@@ -98,9 +79,7 @@ class SnapshotTable:
 
     def _on_connection(self, work: Callable[[Any], _Result]) -> _Result:
         """Run ``work`` on the kept connection; after any error, roll back and drop it."""
-        if self._connection is None:
-            self._connection = self.hook.get_conn()
-        connection = self._connection
+        connection = self.connection
         try:
             return work(connection)
         except BaseException:
