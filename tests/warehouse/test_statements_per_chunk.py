@@ -21,9 +21,9 @@ import pytest
 import sqlalchemy
 from airflow.providers.sqlite.hooks.sqlite import SqliteHook
 
-from airflow_provider_tiktok.mapping import failed_lookup
 from airflow_provider_tiktok.record import TikTokUser
 from airflow_provider_tiktok.warehouse import COLUMNS, SnapshotTable
+from tests.warehouse.fakes import failed
 
 DAY = dt.date(2026, 11, 1)
 FETCHED_AT = dt.datetime(2026, 11, 1, 6, 30, 15, tzinfo=dt.timezone.utc)
@@ -129,17 +129,6 @@ def found(key: str) -> TikTokUser:
         units_charged=1,
         fetched_at=FETCHED_AT,
         raw={"user": {"uniqueId": key}},
-    )
-
-
-def failed(key: str) -> TikTokUser:
-    return failed_lookup(
-        source="ensembledata",
-        lookup_type="username",
-        lookup_key=key,
-        status="error",
-        error="Service unavailable",
-        fetched_at=FETCHED_AT,
     )
 
 
