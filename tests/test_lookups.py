@@ -269,3 +269,13 @@ def test_a_rendered_list_that_is_not_a_list_of_string_literals_is_refused(
 ) -> None:
     with pytest.raises(ValueError, match=r"usernames is not a valid JSON list: .*Python list"):
         parse_rendered_list(rendered, name="usernames")
+
+
+def test_a_refused_rendered_list_says_what_is_read_in_full() -> None:
+    with pytest.raises(ValueError) as info:
+        parse_rendered_list("['tiktok', 42]", name="usernames")
+
+    assert str(info.value) == (
+        "usernames is not a valid JSON list: \"['tiktok', 42]\" (a Python list of strings, "
+        "as Jinja renders one, is read too)"
+    )

@@ -1059,3 +1059,47 @@ def test_not_set_values_are_not_logged(caplog: pytest.LogCaptureFixture) -> None
 
     assert (record.instagram_id, record.region) == (None, None)
     assert caplog.records == []
+
+
+@pytest.mark.parametrize(
+    ("user", "message"),
+    [
+        ({"nickname": {"x": 1, "y": 2}},
+         "display_name at user.nickname is not a readable text (a JSON object of 2)"),
+        ({"verified": "maybe"}, "is_verified at user.verified is not a readable flag ('maybe')"),
+        ({"id": 2**64}, "user_id at user.id is not a readable id (an integer of 65 bits)"),
+        ({"signature": 12}, "bio at user.signature is not a readable text (12)"),
+    ],
+)  # fmt: skip
+def test_the_warning_about_an_unreadable_value_names_the_user_field_kind_and_value(
+    user: dict[str, Any], message: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    data = {"user": {"uniqueId": "alice", **user}, "stats": {"followerCount": -3.5}}
+
+    with caplog.at_level(logging.WARNING, logger="airflow_provider_tiktok.mapping"):
+        user_from_ensembledata(data, lookup_type="username", lookup_key="alice")
+
+    assert sorted(r.getMessage() for r in caplog.records) == sorted(
+        f"TikTok user 'alice': {text}, so it is not used (the raw payload keeps it)"
+        for text in (
+            message,
+            "follower_count at stats.followerCount is not a readable count (-3.5)",
+        )
+    )
+
+
+def test_long_texts_and_numbers_are_shortened_past_40_characters_and_64_bits(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    table: ShapeTable = {"follower_count": (("n",),)}
+
+    with caplog.at_level(logging.WARNING, logger="airflow_provider_tiktok.mapping"):
+        map_fields({"n": "x" * 40}, table)
+        map_fields({"n": "y" * 41}, table)
+        map_fields({"n": 2**64 - 1}, table)
+
+    assert [r.getMessage() for r in caplog.records] == [
+        f"TikTok user '(unnamed)': follower_count at n is not a readable count ({text}), "
+        "so it is not used (the raw payload keeps it)"
+        for text in (repr("x" * 40), f"{'y' * 40!r}... (41 characters)", str(2**64 - 1))
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import pickle
 import subprocess
@@ -1077,3 +1078,77 @@ class EndlessJsonServer:
     def __exit__(self, *exc: object) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+def test_the_too_large_error_keeps_the_reply_status_and_says_how_to_raise_the_limit(
+    make_ed_hook: Callable[..., EnsembleDataHook], requests_mock: rm.Mocker
+) -> None:
+    big = {"data": {"user": {"uniqueId": "someuser", "signature": "x" * 5000}}}
+    requests_mock.get(ED_USER_INFO, json=big)
+
+    with pytest.raises(TikTokApiError) as info:
+        make_ed_hook(extra={"max_reply_bytes": 1000}).user_info_from_username("someuser")
+
+    assert info.value.http_status == 200
+    assert str(info.value).startswith(
+        "EnsembleData sent a reply larger than 1000 bytes: not read further (the "
+        "connection's max_reply_bytes extra raises the limit)"
+    )
+
+
+def test_a_reply_of_exactly_the_limit_is_read_whole(
+    make_ed_hook: Callable[..., EnsembleDataHook], requests_mock: rm.Mocker
+) -> None:
+    empty = json.dumps({"data": {"user": {"uniqueId": "someuser", "signature": ""}}})
+    signature = "x" * (1000 - len(empty))
+    body = json.dumps({"data": {"user": {"uniqueId": "someuser", "signature": signature}}})
+    assert len(body) == 1000
+    requests_mock.get(ED_USER_INFO, text=body, headers={"Content-Length": "1000"})
+
+    reply = make_ed_hook(extra={"max_reply_bytes": 1000}).user_info_from_username("someuser")
+
+    assert reply.data["user"]["signature"] == signature
+
+
+class _BodyCutOff(io.BytesIO):
+    """A reply body whose connection is lost after its first bytes."""
+
+    def read(self, size: int | None = -1) -> bytes:
+        if self.tell():
+            raise OSError("connection reset by peer")
+        return super().read(10)
+
+
+def test_a_connection_lost_while_reading_the_body_is_a_transient_error_naming_the_api(
+    make_ed_hook: Callable[..., EnsembleDataHook], requests_mock: rm.Mocker, sleeps: list[float]
+) -> None:
+    requests_mock.get(ED_USER_INFO, body=_BodyCutOff(b'{"data": {"user": {}}}' * 10))
+
+    with pytest.raises(TikTokTransientError) as info:
+        make_ed_hook(max_retries=1).user_info_from_username("someuser")
+
+    assert str(info.value).startswith("Could not reach EnsembleData (ChunkedEncodingError: ")
+    assert requests_mock.call_count == 2 and len(sleeps) == 1
+
+
+class _CountedBody(io.BytesIO):
+    """A reply body of unknown length that records how much of it was read."""
+
+    read_bytes = 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        data = super().read(size)
+        self.read_bytes += len(data)
+        return data
+
+
+def test_a_reply_of_unknown_length_is_read_in_chunks_and_no_further_than_the_limit(
+    make_ed_hook: Callable[..., EnsembleDataHook], requests_mock: rm.Mocker
+) -> None:
+    body = _CountedBody(b'{"data": {"user": {"signature": "' + b"x" * 4_000_000 + b'"}}}')
+    requests_mock.get(ED_USER_INFO, body=body)
+
+    with pytest.raises(TikTokApiError, match="larger than 1000 bytes"):
+        make_ed_hook(extra={"max_reply_bytes": 1000}).user_info_from_username("someuser")
+
+    assert 1000 < body.read_bytes <= 1024 * 1024  # one chunk past the limit, not the whole body

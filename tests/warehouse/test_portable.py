@@ -58,3 +58,25 @@ def test_portable_types_are_standard_sql(tmp_path: Path) -> None:
     assert table.add_column_sql("avatar_path") == (
         "ALTER TABLE tiktok_user_snapshots ADD COLUMN avatar_path TEXT"
     )
+
+
+def test_the_table_is_looked_up_in_its_own_schema(tmp_path: Path) -> None:
+    hook = SqliteFileHook(tmp_path / "warehouse.db")
+    SnapshotTable(hook, "generic_snapshots").create()
+
+    assert SnapshotTable(hook, "generic_snapshots").exists() is True
+    assert SnapshotTable(hook, "generic_snapshots", schema="main").exists() is True
+    assert SnapshotTable(hook, "generic_snapshots", schema="temp").exists() is False
+
+
+def test_a_found_row_is_replaced_by_a_newer_found_row(tmp_path: Path) -> None:
+    hook = SqliteFileHook(tmp_path / "warehouse.db")
+    with SnapshotTable(hook, "generic_snapshots") as table:
+        table.create()
+        table.upsert([found("alice")], DAY)
+
+        table.upsert([found("alice", followers=7)], DAY)
+
+    assert hook.get_records("SELECT status, follower_count FROM generic_snapshots") == [
+        ("found", 7)
+    ]

@@ -48,3 +48,12 @@ def test_flags_dates_and_json_are_stored_as_sqlite_reads_them(tmp_path: Path) ->
         "2026-11-01T06:30:15.123456+00:00",
         '{"user":{"uniqueId":"alice"},"stats":{"followerCount":1000}}',
     )
+
+
+def test_the_table_is_looked_up_in_its_own_schema(tmp_path: Path) -> None:
+    hook = SqliteFileHook(tmp_path / "warehouse.db", "sqlite")
+    SnapshotTable(hook).create()
+
+    assert SnapshotTable(hook).exists() is True
+    assert SnapshotTable(hook, schema="main").exists() is True
+    assert SnapshotTable(hook, schema="temp").exists() is False

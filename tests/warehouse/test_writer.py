@@ -55,6 +55,9 @@ def test_counts_and_flags_have_the_same_type_everywhere() -> None:
         "JSONB",
         "TEXT",
     ]
+    assert SqliteUpsertWriter(hook, "t", "t").add_column_sql("video_count") == (
+        "ALTER TABLE t ADD COLUMN video_count BIGINT"
+    )
     assert postgres.add_column_sql("avatar_path") == (
         "ALTER TABLE s.t ADD COLUMN IF NOT EXISTS avatar_path TEXT"
     )
