@@ -401,7 +401,8 @@ class TikTokUserInfoToSqlOperator(TikTokFetchOperator):
 
         A first run also counts, in ``snapshot``, the lookups it skips as already stored.
         """
-        stored = table.found_keys(self.source, lookups[0].lookup_type, snapshot.date)
+        keys = [lookup.key for lookup in lookups]
+        stored = table.found_keys(self.source, lookups[0].lookup_type, snapshot.date, keys)
         done = stored | set(snapshot.settled)
         pending = [lookup for lookup in lookups if lookup.key not in done]
         if not resuming:

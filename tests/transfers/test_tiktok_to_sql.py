@@ -377,3 +377,25 @@ def test_snapshot_progress_is_the_deferral_payload_and_the_summary() -> None:
     assert payload == {**progress.summary(), "settled": ["ghost", "hidden"]}  # not the error
     assert progress.summary()["statuses"] == {"error": 1, "not_found": 1, "private": 1}
     assert progress.date == DAY_1
+
+
+def test_the_retry_check_reads_only_the_batch_s_own_keys(
+    ensembledata: FakeEnsembleData, warehouse: Warehouse, context: dict[str, Any]
+) -> None:
+    others = [f"other{i}" for i in range(5)]
+    snapshot(usernames=others).execute(context)
+    hook = resolve_sql_hook("warehouse")
+    read: list[str] = []
+    original = SnapshotTable.stored_keys
+
+    def recording(self: SnapshotTable, *args: Any, **kwargs: Any) -> set[str]:
+        stored = original(self, *args, **kwargs)
+        read.extend(sorted(stored))
+        return stored
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(SnapshotTable, "stored_keys", recording)
+        snapshot(usernames=["alice", "other0"]).execute(context)
+
+    assert read == ["other0"]
+    assert len(hook.get_records("SELECT lookup_key FROM tiktok_user_snapshots")) == 6
