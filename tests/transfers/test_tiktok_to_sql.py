@@ -151,7 +151,9 @@ def test_rerunning_a_snapshot_upserts_without_duplicates(
     ensembledata.outcomes["alice"] = (200, {"data": camel_payload("alice", followers=2000)})
     ensembledata.requested.clear()
 
-    summary = snapshot(usernames=["alice", "ghost"], snapshot_date="2026-11-01").execute(context)
+    summary = snapshot(
+        usernames=["alice", "ghost"], snapshot_date="2026-11-01", refetch_unavailable=True
+    ).execute(context)
 
     rows = warehouse.rows()
     assert [(r["lookup_key"], r["status"]) for r in rows] == [
@@ -207,7 +209,7 @@ def test_a_found_lookup_replaces_a_failed_row(
     snapshot(usernames=["alice"]).execute(context)
     del ensembledata.outcomes["alice"]
 
-    snapshot(usernames=["alice"]).execute(context)
+    snapshot(usernames=["alice"], refetch_unavailable=True).execute(context)
 
     [row] = warehouse.rows()
     assert (row["status"], row["error"], row["follower_count"]) == ("found", None, 1000)
@@ -399,3 +401,48 @@ def test_the_retry_check_reads_only_the_batch_s_own_keys(
 
     assert read == ["other0"]
     assert len(hook.get_records("SELECT lookup_key FROM tiktok_user_snapshots")) == 6
+
+
+def test_a_same_day_rerun_skips_every_settled_lookup_and_refetches_errors(
+    ensembledata: FakeEnsembleData, warehouse: Warehouse, context: dict[str, Any]
+) -> None:
+    ensembledata.fail("ghost", 473, "User not found")
+    names = ["alice", "ghost", "flaky"]
+    snapshot(usernames=names[:2]).execute(context)
+    with SnapshotTable(resolve_sql_hook("warehouse")) as table:
+        table.upsert(
+            [
+                failed_lookup(
+                    source="ensembledata",
+                    lookup_type="username",
+                    lookup_key="flaky",
+                    status="error",
+                    error="Service unavailable",
+                )
+            ],
+            DAY_1,
+        )
+    ensembledata.requested.clear()
+
+    summary = snapshot(usernames=names).execute(context)
+
+    assert ensembledata.requested == ["flaky"]
+    assert summary["skipped_already_stored"] == 2
+    assert {r["lookup_key"]: r["status"] for r in warehouse.rows()} == {
+        "alice": "found",
+        "flaky": "found",
+        "ghost": "not_found",
+    }
+
+
+def test_refetch_unavailable_fetches_not_found_again_but_never_found(
+    ensembledata: FakeEnsembleData, warehouse: Warehouse, context: dict[str, Any]
+) -> None:
+    ensembledata.fail("ghost", 473, "User not found")
+    snapshot(usernames=["alice", "ghost"]).execute(context)
+    ensembledata.requested.clear()
+
+    summary = snapshot(usernames=["alice", "ghost"], refetch_unavailable=True).execute(context)
+
+    assert ensembledata.requested == ["ghost"]
+    assert summary["skipped_already_stored"] == 1
