@@ -234,3 +234,31 @@ def test_compliance_dag_deletes_a_user_turned_private_and_certifies_it(
     report = json.loads((tmp_path / "reports" / "deletions-2026-11-13.json").read_text())
     assert report["lookup_key_hmacs"] == [lookup_key_hmac(b"audit-key", "soon_private")]
     assert report["by_reason"] == {"unavailable": 1}
+
+
+def _snapshot_dag_module() -> Any:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "tiktok_user_snapshots_module", EXAMPLE_DAGS / "tiktok_user_snapshots.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(
+    ("users", "batches", "largest"), [(4, 1, 4), (10_000, 1000, 10), (100_000, 1000, 100)]
+)
+def test_snapshot_dag_batches_fit_the_default_max_map_length(
+    users: int, batches: int, largest: int
+) -> None:
+    module = _snapshot_dag_module()
+    usernames = [f"user{i}" for i in range(users)]
+
+    split = module.split_into_batches(usernames)
+
+    assert len(split) == batches <= 1024
+    assert max(len(batch) for batch in split) == largest
+    assert [name for batch in split for name in batch] == usernames
