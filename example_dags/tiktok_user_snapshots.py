@@ -11,6 +11,10 @@
   ``airflow pools set tiktok_api 4 "TikTok API calls"``.
 * Rows go to the table ``tiktok_user_snapshots`` of the ``tiktok_warehouse`` connection:
   any common.sql database (PostgreSQL, SQLite, Snowflake, ...).
+* The mapped snapshot tasks declare no outlet (``.partial()`` gives them none); the last
+  task, downstream of every batch, has the table's asset as its outlet. So each snapshot
+  run emits exactly one asset event, once every batch has written, and
+  ``tiktok_follower_growth`` runs once per snapshot, on the whole of it.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ except ImportError:  # Airflow 2
     from airflow.models import Variable
 
 from airflow_provider_tiktok.transfers.tiktok_to_sql import TikTokUserInfoToSqlOperator
+from airflow_provider_tiktok.warehouse import snapshot_table_asset
 
 WAREHOUSE_CONN_ID = "tiktok_warehouse"
 API_POOL = "tiktok_api"
@@ -71,7 +76,7 @@ with DAG(
 
     batches = username_batches()
 
-    TikTokUserInfoToSqlOperator.partial(
+    ensembledata = TikTokUserInfoToSqlOperator.partial(
         task_id="snapshot_ensembledata",
         source="ensembledata",
         sql_conn_id=WAREHOUSE_CONN_ID,
@@ -80,10 +85,16 @@ with DAG(
         max_units=500,
     ).expand(usernames=batches)
 
-    TikTokUserInfoToSqlOperator.partial(
+    research = TikTokUserInfoToSqlOperator.partial(
         task_id="snapshot_research",
         source="tiktok_research",
         sql_conn_id=WAREHOUSE_CONN_ID,
         pool=API_POOL,
         max_workers=2,
     ).expand(usernames=batches)
+
+    @task(outlets=[snapshot_table_asset(WAREHOUSE_CONN_ID)])
+    def publish_snapshot() -> None:
+        """Emit the table's one asset event of this run, after every batch has written."""
+
+    [ensembledata, research] >> publish_snapshot()

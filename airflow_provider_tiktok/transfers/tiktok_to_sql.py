@@ -213,9 +213,11 @@ class TikTokUserInfoToSqlOperator(TikTokFetchOperator):
     chunk while users are fetched. A retried task or a same-day re-run skips the lookups
     already settled for its snapshot (stored as ``found``, ``not_found``, ``private`` or
     ``restricted``); ``error`` and ``invalid`` rows are fetched again, and with
-    ``refetch_unavailable=True`` so are ``not_found``, ``private`` and ``restricted``. The
-    table is declared as an outlet asset; the return value is a summary, not the records
-    (:meth:`SnapshotProgress.summary`).
+    ``refetch_unavailable=True`` so are ``not_found``, ``private`` and ``restricted``. An
+    unmapped task declares the table as its outlet asset; a mapped one (``.partial()``
+    passes ``outlets=[]``) declares none, so that one task downstream of every batch
+    carries the asset and the snapshot emits one asset event, not one per batch. The
+    return value is a summary, not the records (:meth:`SnapshotProgress.summary`).
 
     The fetch options of :class:`~airflow_provider_tiktok.operators.base.TikTokFetchOperator`
     (``max_workers``, ``max_requests_per_second`` and the ``avatar_*`` options, templated as
@@ -287,7 +289,7 @@ class TikTokUserInfoToSqlOperator(TikTokFetchOperator):
         early.check(check_identifier, table, what="table")
         if schema is not None:
             early.check(check_identifier, schema, what="schema")
-        if not early.messages:
+        if not early.messages:  # a mapped task's .partial() passes outlets=[]: it keeps none
             kwargs.setdefault("outlets", [snapshot_table_asset(sql_conn_id, table, schema)])
         super().__init__(**kwargs)
         errors = ArgumentErrors()

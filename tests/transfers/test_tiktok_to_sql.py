@@ -330,6 +330,20 @@ def test_the_table_is_declared_as_an_outlet_asset() -> None:
     )
 
 
+def test_a_mapped_transfer_declares_no_outlet() -> None:
+    try:
+        from airflow.sdk import DAG
+    except ImportError:  # Airflow 2
+        from airflow import DAG
+
+    with DAG(dag_id="mapped_snapshots", schedule=None, start_date=dt.datetime(2026, 11, 1)):
+        mapped = TikTokUserInfoToSqlOperator.partial(
+            task_id="snapshot", source="ensembledata", sql_conn_id="warehouse"
+        ).expand(usernames=[["alice"], ["bob"]])
+
+    assert list(mapped.outlets) == []
+
+
 def test_nul_characters_in_a_payload_do_not_sink_the_chunk(
     ensembledata: FakeEnsembleData, warehouse: Warehouse, context: dict[str, Any]
 ) -> None:
