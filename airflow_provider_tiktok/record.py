@@ -29,6 +29,8 @@ STATUS_FOUND = "found"
 STATUS_ERROR = "error"
 """A lookup whose call failed after every retry: the API gave no answer about the user."""
 USER_STATUSES = ("found", "not_found", "private", "restricted", "invalid", "error")
+SETTLED_STATUSES = ("found", "not_found", "private", "restricted")
+"""The API's final word on a user for the day: a same-day re-run does not ask again."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,7 +1,8 @@
 """Runs whenever the snapshot table is updated, and reads follower growth back out.
 
-It is scheduled on the table's asset (a dataset on Airflow 2), which the snapshot
-operator declares as its outlet.
+It is scheduled on the table's asset (a dataset on Airflow 2), which the last task of
+``tiktok_user_snapshots`` declares as its outlet, downstream of every batch: it runs once
+per snapshot run, after the whole snapshot is written.
 """
 
 from __future__ import annotations

@@ -30,6 +30,7 @@ from airflow_provider_tiktok.operators._arguments import (
 )
 from airflow_provider_tiktok.operators.base import SourceOptions, TikTokFetchOperator
 from airflow_provider_tiktok.record import (
+    SETTLED_STATUSES,
     SOURCE_ENSEMBLEDATA,
     SOURCE_RESEARCH,
     STATUS_FOUND,
@@ -94,7 +95,8 @@ class SnapshotProgress:
     :param statuses: users fetched so far, per status.
     :param units_charged: EnsembleData units charged so far.
     :param skipped_already_stored: lookups left out because the table already had them as
-        ``found`` for this snapshot when the task started.
+        settled (see :data:`~airflow_provider_tiktok.record.SETTLED_STATUSES`) for this
+        snapshot when the task started.
     :param settled: lookup keys fetched with a final outcome (anything but ``error``), so a
         resumed task does not fetch them again.
     """
@@ -208,9 +210,14 @@ class TikTokUserInfoToSqlOperator(TikTokFetchOperator):
     ``snapshot_date``, and the primary key ``(source, lookup_type, lookup_key,
     snapshot_date)``. Re-running a snapshot upserts in place, a later date adds a row per
     user, and a failed lookup never overwrites a ``found`` row. Rows are written chunk by
-    chunk while users are fetched; a retried task skips the lookups already stored as
-    ``found`` for its snapshot. The table is declared as an outlet asset; the return value
-    is a summary, not the records (:meth:`SnapshotProgress.summary`).
+    chunk while users are fetched. A retried task or a same-day re-run skips the lookups
+    already settled for its snapshot (stored as ``found``, ``not_found``, ``private`` or
+    ``restricted``); ``error`` and ``invalid`` rows are fetched again, and with
+    ``refetch_unavailable=True`` so are ``not_found``, ``private`` and ``restricted``. An
+    unmapped task declares the table as its outlet asset; a mapped one (``.partial()``
+    passes ``outlets=[]``) declares none, so that one task downstream of every batch
+    carries the asset and the snapshot emits one asset event, not one per batch. The
+    return value is a summary, not the records (:meth:`SnapshotProgress.summary`).
 
     The fetch options of :class:`~airflow_provider_tiktok.operators.base.TikTokFetchOperator`
     (``max_workers``, ``max_requests_per_second`` and the ``avatar_*`` options, templated as
@@ -239,6 +246,9 @@ class TikTokUserInfoToSqlOperator(TikTokFetchOperator):
     :param on_quota_exhausted: Research API: when the daily quota is spent, ``"fail"`` or
         ``"defer"`` until shortly after 00:00 UTC, then resume with the users not yet done.
     :param on_units_depleted: EnsembleData: the same choice when the daily units run out.
+    :param refetch_unavailable: also fetch again the lookups stored for this snapshot as
+        ``not_found``, ``private`` or ``restricted`` (a user who made the account public
+        again today, say). ``found`` rows are never fetched twice for one snapshot.
     """
 
     template_fields: Sequence[str] = (
@@ -271,6 +281,7 @@ class TikTokUserInfoToSqlOperator(TikTokFetchOperator):
         max_units: int | None = None,
         on_quota_exhausted: str = "fail",
         on_units_depleted: str = "fail",
+        refetch_unavailable: bool = False,
         **kwargs: Any,
     ) -> None:
         early = ArgumentErrors()  # checked before the outlet asset is named after the table
@@ -278,7 +289,7 @@ class TikTokUserInfoToSqlOperator(TikTokFetchOperator):
         early.check(check_identifier, table, what="table")
         if schema is not None:
             early.check(check_identifier, schema, what="schema")
-        if not early.messages:
+        if not early.messages:  # a mapped task's .partial() passes outlets=[]: it keeps none
             kwargs.setdefault("outlets", [snapshot_table_asset(sql_conn_id, table, schema)])
         super().__init__(**kwargs)
         errors = ArgumentErrors()
@@ -309,6 +320,7 @@ class TikTokUserInfoToSqlOperator(TikTokFetchOperator):
         self.on_units_depleted = errors.check(
             check_on_exhausted, on_units_depleted, name="on_units_depleted"
         )
+        self.refetch_unavailable = refetch_unavailable
         self.progress: SnapshotProgress | None = None
         """How far this run got: read by the OpenLineage facets after the task ran."""
         errors.raise_if_any(self.task_id)
@@ -397,11 +409,15 @@ class TikTokUserInfoToSqlOperator(TikTokFetchOperator):
         *,
         resuming: bool,
     ) -> list[Lookup]:
-        """The lookups neither stored as ``found`` for this snapshot nor settled before.
+        """The lookups neither stored as settled for this snapshot nor settled before.
 
         A first run also counts, in ``snapshot``, the lookups it skips as already stored.
         """
-        stored = table.found_keys(self.source, lookups[0].lookup_type, snapshot.date)
+        keys = [lookup.key for lookup in lookups]
+        statuses = (STATUS_FOUND,) if self.refetch_unavailable else SETTLED_STATUSES
+        stored = table.stored_keys(
+            self.source, lookups[0].lookup_type, snapshot.date, keys, statuses
+        )
         done = stored | set(snapshot.settled)
         pending = [lookup for lookup in lookups if lookup.key not in done]
         if not resuming:
@@ -414,7 +430,7 @@ class TikTokUserInfoToSqlOperator(TikTokFetchOperator):
             )
         elif snapshot.skipped_already_stored:
             self.log.info(
-                "Skipping %d of %d lookups already stored as found for snapshot %s",
+                "Skipping %d of %d lookups already settled for snapshot %s",
                 snapshot.skipped_already_stored,
                 len(lookups),
                 snapshot.snapshot_date,

@@ -18,10 +18,10 @@ import contextlib
 import datetime as dt
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
-from airflow_provider_tiktok.record import TikTokUser
+from airflow_provider_tiktok.record import STATUS_FOUND, TikTokUser
 from airflow_provider_tiktok.warehouse.backends import writer_for
 from airflow_provider_tiktok.warehouse.columns import COLUMNS, KEY_COLUMNS, REQUIRED_COLUMNS
 from airflow_provider_tiktok.warehouse.connection import KeptConnection
@@ -30,6 +30,9 @@ from airflow_provider_tiktok.warehouse.writer import SnapshotWriter
 log = logging.getLogger(__name__)
 
 DEFAULT_TABLE = "tiktok_user_snapshots"
+KEYS_PER_QUERY = 500
+"""Lookup keys per query when checking which keys are stored: well under every driver's
+limit on parameters (SQLite's was 999 before 3.32)."""
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 _Result = TypeVar("_Result")
@@ -209,20 +212,53 @@ class SnapshotTable(KeptConnection):
                 "create_table=True to have them added"
             )
 
-    def found_keys(self, source: str, lookup_type: str, snapshot_date: dt.date) -> set[str]:
-        """Lookup keys already stored as ``found`` for this snapshot.
+    def found_keys(
+        self, source: str, lookup_type: str, snapshot_date: dt.date, keys: Iterable[str]
+    ) -> set[str]:
+        """Which of ``keys`` are already stored as ``found`` for this snapshot.
 
         :param source: the API the rows came from.
         :param lookup_type: ``"username"`` or ``"sec_uid"``.
         :param snapshot_date: the snapshot.
+        :param keys: the lookup keys to check: only their rows are read.
+        """
+        return self.stored_keys(source, lookup_type, snapshot_date, keys, (STATUS_FOUND,))
+
+    def stored_keys(
+        self,
+        source: str,
+        lookup_type: str,
+        snapshot_date: dt.date,
+        keys: Iterable[str],
+        statuses: Sequence[str],
+    ) -> set[str]:
+        """Which of ``keys`` are stored with one of ``statuses`` for this snapshot.
+
+        Only the rows of ``keys`` are read, :data:`KEYS_PER_QUERY` keys per query (an
+        ``IN`` list of placeholders), so a batch's check costs its own size, not the
+        snapshot's.
+
+        :param source: the API the rows came from.
+        :param lookup_type: ``"username"`` or ``"sec_uid"``.
+        :param snapshot_date: the snapshot.
+        :param keys: the lookup keys to check.
+        :param statuses: the statuses that count, e.g. ``("found",)``.
         """
         p = self.writer.placeholder
-        _, rows = self._read(
-            f"SELECT lookup_key FROM {self.qualified_name} WHERE source = {p} "
-            f"AND lookup_type = {p} AND snapshot_date = {p} AND status = 'found'",
-            (source, lookup_type, self.writer.date_value(snapshot_date)),
-        )
-        return {row[0] for row in rows}
+        wanted = list(dict.fromkeys(keys))
+        status_list = ", ".join([p] * len(statuses))
+        stored: set[str] = set()
+        for start in range(0, len(wanted), KEYS_PER_QUERY):
+            chunk = wanted[start : start + KEYS_PER_QUERY]
+            _, rows = self._read(
+                f"SELECT lookup_key FROM {self.qualified_name} WHERE source = {p} "
+                f"AND lookup_type = {p} AND snapshot_date = {p} "
+                f"AND status IN ({status_list}) "
+                f"AND lookup_key IN ({', '.join([p] * len(chunk))})",
+                (source, lookup_type, self.writer.date_value(snapshot_date), *statuses, *chunk),
+            )
+            stored.update(row[0] for row in rows)
+        return stored
 
     def row(self, user: TikTokUser, snapshot_date: dt.date) -> tuple[Any, ...]:
         """One record as a tuple of column values ready for this warehouse's driver.

@@ -19,7 +19,14 @@ from airflow_provider_tiktok.testing import (
     user_for_username,
 )
 from airflow_provider_tiktok.warehouse import COLUMNS, resolve_sql_hook
-from tests.dag_runs import EXAMPLE_DAGS, dag_bag, migrate_metadata_db, profile_link, run_dag
+from tests.dag_runs import (
+    AIRFLOW_3,
+    EXAMPLE_DAGS,
+    dag_bag,
+    migrate_metadata_db,
+    profile_link,
+    run_dag,
+)
 from tests.fake_apis import FakeEnsembleData, FakeResearch
 from tests.postgres_server import TemporaryPostgres
 
@@ -123,6 +130,25 @@ def test_snapshot_dag_writes_both_sources_into_the_warehouse(
     assert {str(row["snapshot_date"]) for row in rows} == {"2026-11-01"}
     summaries = [v for (task, _), v in result.xcoms.items() if task.startswith("snapshot_")]
     assert sum(s["rows_written"] for s in summaries) == len(rows)
+    assert _asset_events(result) == [("publish_snapshot", -1)]
+
+
+def _asset_events(result: Any) -> list[tuple[str, int]]:
+    """The asset events a run emitted, as (task_id, map_index) of the task that emitted them."""
+    from airflow.utils.session import create_session
+
+    if AIRFLOW_3:
+        from airflow.models.asset import AssetEvent as Event
+    else:
+        from airflow.models.dataset import DatasetEvent as Event
+
+    with create_session() as session:
+        events = (
+            session.query(Event)
+            .filter_by(source_dag_id=result.dag_run.dag_id, source_run_id=result.dag_run.run_id)
+            .all()
+        )
+        return sorted((event.source_task_id, event.source_map_index) for event in events)
 
 
 def test_snapshot_dag_end_to_end_against_the_stand_in_over_real_http(
@@ -234,3 +260,51 @@ def test_compliance_dag_deletes_a_user_turned_private_and_certifies_it(
     report = json.loads((tmp_path / "reports" / "deletions-2026-11-13.json").read_text())
     assert report["lookup_key_hmacs"] == [lookup_key_hmac(b"audit-key", "soon_private")]
     assert report["by_reason"] == {"unavailable": 1}
+
+
+def _snapshot_dag_module() -> Any:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "tiktok_user_snapshots_module", EXAMPLE_DAGS / "tiktok_user_snapshots.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(
+    ("users", "batches", "largest"), [(4, 1, 4), (10_000, 1000, 10), (100_000, 1000, 100)]
+)
+def test_snapshot_dag_batches_fit_the_default_max_map_length(
+    users: int, batches: int, largest: int
+) -> None:
+    module = _snapshot_dag_module()
+    usernames = [f"user{i}" for i in range(users)]
+
+    split = module.split_into_batches(usernames)
+
+    assert len(split) == batches <= 1024
+    assert max(len(batch) for batch in split) == largest
+    assert [name for batch in split for name in batch] == usernames
+
+
+def test_snapshot_dag_has_one_asset_task_downstream_of_every_batch() -> None:
+    from airflow_provider_tiktok.warehouse import snapshot_table_asset
+
+    dag = dag_bag().get_dag("tiktok_user_snapshots")
+    asset_uri = snapshot_table_asset("tiktok_warehouse").uri
+
+    with_asset = [
+        task
+        for task in dag.tasks
+        if any(getattr(outlet, "uri", None) == asset_uri for outlet in task.outlets)
+    ]
+
+    assert [task.task_id for task in with_asset] == ["publish_snapshot"]
+    assert with_asset[0].upstream_task_ids == {"snapshot_ensembledata", "snapshot_research"}
+    assert all(
+        list(dag.get_task(task_id).outlets) == []
+        for task_id in ("snapshot_ensembledata", "snapshot_research")
+    )

@@ -322,7 +322,9 @@ class Deployment:
 
         :param filters: query parameters.
         """
-        return list(self._paged("assets/events", "asset_events", {**filters, "order_by": "id"}))
+        return list(
+            self._paged("assets/events", "asset_events", {**filters, "order_by": "timestamp"})
+        )
 
     def celery_workers(self) -> dict[tuple[str, int], str]:
         """Which Celery worker took each try: ``(task instance id, try number) -> w1/w2``,

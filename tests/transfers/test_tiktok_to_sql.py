@@ -151,7 +151,9 @@ def test_rerunning_a_snapshot_upserts_without_duplicates(
     ensembledata.outcomes["alice"] = (200, {"data": camel_payload("alice", followers=2000)})
     ensembledata.requested.clear()
 
-    summary = snapshot(usernames=["alice", "ghost"], snapshot_date="2026-11-01").execute(context)
+    summary = snapshot(
+        usernames=["alice", "ghost"], snapshot_date="2026-11-01", refetch_unavailable=True
+    ).execute(context)
 
     rows = warehouse.rows()
     assert [(r["lookup_key"], r["status"]) for r in rows] == [
@@ -207,7 +209,7 @@ def test_a_found_lookup_replaces_a_failed_row(
     snapshot(usernames=["alice"]).execute(context)
     del ensembledata.outcomes["alice"]
 
-    snapshot(usernames=["alice"]).execute(context)
+    snapshot(usernames=["alice"], refetch_unavailable=True).execute(context)
 
     [row] = warehouse.rows()
     assert (row["status"], row["error"], row["follower_count"]) == ("found", None, 1000)
@@ -328,6 +330,20 @@ def test_the_table_is_declared_as_an_outlet_asset() -> None:
     )
 
 
+def test_a_mapped_transfer_declares_no_outlet() -> None:
+    try:
+        from airflow.sdk import DAG
+    except ImportError:  # Airflow 2
+        from airflow import DAG
+
+    with DAG(dag_id="mapped_snapshots", schedule=None, start_date=dt.datetime(2026, 11, 1)):
+        mapped = TikTokUserInfoToSqlOperator.partial(
+            task_id="snapshot", source="ensembledata", sql_conn_id="warehouse"
+        ).expand(usernames=[["alice"], ["bob"]])
+
+    assert list(mapped.outlets) == []
+
+
 def test_nul_characters_in_a_payload_do_not_sink_the_chunk(
     ensembledata: FakeEnsembleData, warehouse: Warehouse, context: dict[str, Any]
 ) -> None:
@@ -377,3 +393,70 @@ def test_snapshot_progress_is_the_deferral_payload_and_the_summary() -> None:
     assert payload == {**progress.summary(), "settled": ["ghost", "hidden"]}  # not the error
     assert progress.summary()["statuses"] == {"error": 1, "not_found": 1, "private": 1}
     assert progress.date == DAY_1
+
+
+def test_the_retry_check_reads_only_the_batch_s_own_keys(
+    ensembledata: FakeEnsembleData, warehouse: Warehouse, context: dict[str, Any]
+) -> None:
+    others = [f"other{i}" for i in range(5)]
+    snapshot(usernames=others).execute(context)
+    hook = resolve_sql_hook("warehouse")
+    read: list[str] = []
+    original = SnapshotTable.stored_keys
+
+    def recording(self: SnapshotTable, *args: Any, **kwargs: Any) -> set[str]:
+        stored = original(self, *args, **kwargs)
+        read.extend(sorted(stored))
+        return stored
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(SnapshotTable, "stored_keys", recording)
+        snapshot(usernames=["alice", "other0"]).execute(context)
+
+    assert read == ["other0"]
+    assert len(hook.get_records("SELECT lookup_key FROM tiktok_user_snapshots")) == 6
+
+
+def test_a_same_day_rerun_skips_every_settled_lookup_and_refetches_errors(
+    ensembledata: FakeEnsembleData, warehouse: Warehouse, context: dict[str, Any]
+) -> None:
+    ensembledata.fail("ghost", 473, "User not found")
+    names = ["alice", "ghost", "flaky"]
+    snapshot(usernames=names[:2]).execute(context)
+    with SnapshotTable(resolve_sql_hook("warehouse")) as table:
+        table.upsert(
+            [
+                failed_lookup(
+                    source="ensembledata",
+                    lookup_type="username",
+                    lookup_key="flaky",
+                    status="error",
+                    error="Service unavailable",
+                )
+            ],
+            DAY_1,
+        )
+    ensembledata.requested.clear()
+
+    summary = snapshot(usernames=names).execute(context)
+
+    assert ensembledata.requested == ["flaky"]
+    assert summary["skipped_already_stored"] == 2
+    assert {r["lookup_key"]: r["status"] for r in warehouse.rows()} == {
+        "alice": "found",
+        "flaky": "found",
+        "ghost": "not_found",
+    }
+
+
+def test_refetch_unavailable_fetches_not_found_again_but_never_found(
+    ensembledata: FakeEnsembleData, warehouse: Warehouse, context: dict[str, Any]
+) -> None:
+    ensembledata.fail("ghost", 473, "User not found")
+    snapshot(usernames=["alice", "ghost"]).execute(context)
+    ensembledata.requested.clear()
+
+    summary = snapshot(usernames=["alice", "ghost"], refetch_unavailable=True).execute(context)
+
+    assert ensembledata.requested == ["ghost"]
+    assert summary["skipped_already_stored"] == 1

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_tiktok.warehouse import SnapshotTable
+from airflow_provider_tiktok.warehouse.table import KEYS_PER_QUERY
 from tests.warehouse.fakes import DAY, DriverHook, SqliteFileHook, failed, found
 
 
@@ -67,9 +68,9 @@ def test_reads_and_chunks_share_the_kept_connection(tmp_path: Path) -> None:
 
     table.create()
     table.check_columns()
-    assert table.found_keys("ensembledata", "username", DAY) == set()
+    assert table.found_keys("ensembledata", "username", DAY, ["alice", "ghost"]) == set()
     table.upsert([found("alice"), failed("ghost")], DAY)
-    assert table.found_keys("ensembledata", "username", DAY) == {"alice"}
+    assert table.found_keys("ensembledata", "username", DAY, ["alice", "ghost"]) == {"alice"}
 
     assert len(hook.connections) == 1
     table.close()
@@ -78,7 +79,7 @@ def test_reads_and_chunks_share_the_kept_connection(tmp_path: Path) -> None:
 def test_reads_leave_no_transaction_open_on_postgres(pg_table: SnapshotTable) -> None:
     pg_table.upsert([found("alice")], DAY)
 
-    assert pg_table.found_keys("ensembledata", "username", DAY) == {"alice"}
+    assert pg_table.found_keys("ensembledata", "username", DAY, ["alice", "ghost"]) == {"alice"}
     pg_table.check_columns()
 
     # Another connection sees no lock on the table: an ALTER TABLE would not wait.
@@ -97,9 +98,37 @@ def test_the_table_is_a_context_manager_that_closes_its_connection(tmp_path: Pat
         table.create()
         table.upsert([found("alice")], DAY)
     with contextlib.closing(SnapshotTable(hook)) as again:
-        assert again.found_keys("ensembledata", "username", DAY) == {"alice"}
+        assert again.found_keys("ensembledata", "username", DAY, ["alice"]) == {"alice"}
 
     assert len(hook.connections) == 2
     for connection in hook.connections:
         with pytest.raises(sqlite3.ProgrammingError, match="closed"):
             connection.execute("SELECT 1")
+
+
+def test_found_keys_reads_only_the_keys_asked_for(tmp_path: Path) -> None:
+    table = SnapshotTable(SqliteFileHook(tmp_path / "warehouse.db", "sqlite"))
+    table.create()
+    table.upsert([found("alice"), found("bob"), found("carol"), failed("ghost")], DAY)
+
+    assert table.found_keys("ensembledata", "username", DAY, ["alice", "ghost", "dave"]) == {
+        "alice"
+    }
+    assert table.found_keys("ensembledata", "username", DAY, []) == set()
+    table.close()
+
+
+def test_stored_keys_splits_a_long_key_list_into_in_lists(pg_table: SnapshotTable) -> None:
+    keys = [f"user{i}" for i in range(KEYS_PER_QUERY * 2 + 1)]
+    pg_table.upsert([found(key) for key in keys[::2]] + [failed(key) for key in keys[1::2]], DAY)
+    connection = pg_table.connection
+    connection.statements.clear()
+
+    stored = pg_table.stored_keys(
+        "ensembledata", "username", DAY, [*keys, "nobody"], ("found", "error")
+    )
+
+    assert stored == set(keys)
+    selects = [sql for kind, sql in connection.statements if sql.startswith("SELECT lookup_key")]
+    assert len(selects) == 3
+    assert all("lookup_key IN (" in sql for sql in selects)
