@@ -1122,7 +1122,8 @@ class _BodyCutOff(io.BytesIO):
 def test_a_connection_lost_while_reading_the_body_is_a_transient_error_naming_the_api(
     make_ed_hook: Callable[..., EnsembleDataHook], requests_mock: rm.Mocker, sleeps: list[float]
 ) -> None:
-    requests_mock.get(ED_USER_INFO, body=_BodyCutOff(b'{"data": {"user": {}}}' * 10))
+    cut_off = [{"body": _BodyCutOff(b'{"data": {"user": {}}}' * 10)} for _ in range(2)]
+    requests_mock.get(ED_USER_INFO, cut_off)  # a body of its own for each call
 
     with pytest.raises(TikTokTransientError) as info:
         make_ed_hook(max_retries=1).user_info_from_username("someuser")
