@@ -130,7 +130,11 @@ def test_snapshot_dag_writes_both_sources_into_the_warehouse(
     assert {str(row["snapshot_date"]) for row in rows} == {"2026-11-01"}
     summaries = [v for (task, _), v in result.xcoms.items() if task.startswith("snapshot_")]
     assert sum(s["rows_written"] for s in summaries) == len(rows)
-    assert _asset_events(result) == [("publish_snapshot", -1)]
+    # Airflow 2.10's in-process DAG run records no dataset event for any task: there the one
+    # outlet is checked on the DAG itself, by
+    # test_snapshot_dag_has_one_asset_task_downstream_of_every_batch.
+    if AIRFLOW_3:
+        assert _asset_events(result) == [("publish_snapshot", -1)]
 
 
 def _asset_events(result: Any) -> list[tuple[str, int]]:
