@@ -30,13 +30,12 @@ import threading
 from collections.abc import Sequence
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from types import FrameType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from airflow_provider_tiktok.testing import FaultConfig, RequestRecord, StandInServer
-from airflow_provider_tiktok.testing.__main__ import build_parser
+from airflow_provider_tiktok.testing.__main__ import build_parser, write_ready_file
 from deploy.settings import CREDENTIAL_VARIABLES
 
 HOST = "127.0.0.1"
@@ -182,12 +181,6 @@ class ControlServer(ThreadingHTTPServer):
         super().__init__((HOST, port), ControlHandler)
 
 
-def _write_ready_file(path: Path, content: dict[str, object]) -> None:
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(json.dumps(content, indent=2) + "\n", encoding="utf-8")
-    os.replace(partial, path)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Serve the stand-in and its control API until SIGTERM or SIGINT; return the status.
 
@@ -230,7 +223,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"TikTok API stand-in on {stand_in.base_url}, for tests and demos only")
         print(f"Control API on http://{HOST}:{control.server_port}", flush=True)
         if args.ready_file is not None:
-            _write_ready_file(
+            write_ready_file(
                 args.ready_file,
                 {
                     "port": stand_in.port,

@@ -137,7 +137,12 @@ def _fault_config(args: argparse.Namespace) -> FaultConfig:
     )
 
 
-def _write_ready_file(path: Path, content: dict[str, object]) -> None:
+def write_ready_file(path: Path, content: dict[str, object]) -> None:
+    """Write ``content`` as JSON to ``path`` at once, so a reader never sees half of it.
+
+    :param path: the ready file.
+    :param content: what the file says (the stand-in's URLs, its pid, ...).
+    """
     partial = path.with_name(path.name + ".partial")
     partial.write_text(json.dumps(content, indent=2) + "\n", encoding="utf-8")
     os.replace(partial, path)
@@ -189,7 +194,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"export {name}={shlex.quote(value)}")
         print("Stop with Ctrl+C or SIGTERM.", flush=True)
         if args.ready_file is not None:
-            _write_ready_file(
+            write_ready_file(
                 args.ready_file,
                 {
                     "port": server.port,
