@@ -37,8 +37,8 @@ def server_bin_dir() -> Path:
     candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
     if not candidates:
         raise PostgresError(
-            "PostgreSQL server binaries not found: 'make cluster' installs Debian's postgresql "
-            "package, or install it yourself"
+            "PostgreSQL server binaries not found: 'make test' and 'make cluster' install "
+            "Debian's postgresql package, or install it yourself"
         )
     return Path(candidates[-1]).parent
 

@@ -7,7 +7,6 @@ when missing). PostgreSQL refuses to run as root, so under root the server runs 
 
 from __future__ import annotations
 
-import glob
 import json
 import os
 import shutil
@@ -16,18 +15,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-
-def _bin_dir() -> Path:
-    found = shutil.which("pg_ctl")
-    if found:
-        return Path(os.path.realpath(found)).parent
-    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
-    if not candidates:
-        raise RuntimeError(
-            "PostgreSQL server binaries not found: run 'make test', which installs Debian's "
-            "postgresql package, or install it yourself"
-        )
-    return Path(candidates[-1]).parent
+from deploy.postgres import server_bin_dir
 
 
 def _free_port() -> int:
@@ -44,7 +32,7 @@ class TemporaryPostgres:
     database = "postgres"
 
     def __init__(self) -> None:
-        self.bin_dir = _bin_dir()
+        self.bin_dir = server_bin_dir()
         self.port = _free_port()
         self.directory = Path(tempfile.mkdtemp(prefix="tiktok-pg-"))
         self.data_dir = self.directory / "data"
