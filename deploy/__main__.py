@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from deploy.cluster import DEFAULT_LATENCY, Cluster, ClusterError
-from deploy.settings import API_POOL, API_POOL_SLOTS, WAREHOUSE_DATABASE
+from deploy.settings import API_POOL, API_POOL_SLOTS, METADATA_DATABASE, WAREHOUSE_DATABASE
 
 DEFAULT_STATE_DIR = Path(".cluster")
 
@@ -36,7 +36,8 @@ Airflow is up (CeleryExecutor, workers w1 and w2, pool {API_POOL} with {API_POOL
 
   UI and REST API   {cluster.api_url}/   (no login: every visitor is an admin; loopback only)
   Stand-in          {cluster.stand_in_url}   (EnsembleData under /apis, latency {args.latency:g} s)
-  Warehouse         postgresql://postgres@127.0.0.1:{ports.postgres}/{WAREHOUSE_DATABASE}
+  Warehouse         postgresql://postgres@127.0.0.1:{ports.warehouse}/{WAREHOUSE_DATABASE}
+  Metadata DB       postgresql://postgres@127.0.0.1:{ports.postgres}/{METADATA_DATABASE}
   Redis             redis://127.0.0.1:{ports.redis}/0
   Logs              {args.state_dir}/logs/ (processes), {args.state_dir}/airflow/logs/ (tasks)
   Airflow CLI       source {args.state_dir}/env.sh && airflow dags list

@@ -5,7 +5,8 @@
     .cluster/
       cluster.json        ports, secrets and every started process (pid = its group)
       env.sh              the Airflow settings, to 'source' before running the airflow CLI
-      postgres/           the PostgreSQL cluster and its log
+      postgres/           the metadata database's PostgreSQL server and its log
+      warehouse/          the warehouse's PostgreSQL server and its log
       redis/              Redis's working directory
       airflow/            AIRFLOW_HOME; airflow/logs holds the task and dag-processor logs
       logs/               one log per process (stdout and stderr), and setup.log
@@ -14,7 +15,9 @@
 the scheduler, dag-processor and triggerer report healthy and both Celery workers answer a
 ping. :meth:`Cluster.down` stops every recorded process by its process group and checks
 that none of them, and none of their ports, is left. In between, a test can kill a worker
-as a crash would (:meth:`Cluster.kill_worker`), start it again, or restart PostgreSQL.
+as a crash would (:meth:`Cluster.kill_worker`), start it again, or restart the warehouse's
+PostgreSQL server (:meth:`Cluster.restart_warehouse`), which is apart from the metadata
+database's as in a production deployment.
 """
 
 from __future__ import annotations
@@ -65,6 +68,10 @@ from deploy.settings import (
 STATE_FILE = "cluster.json"
 WORKERS = ("w1", "w2")
 AIRFLOW_ROLES = ("api-server", "scheduler", "dag-processor", "triggerer")
+METADATA_POSTGRES = "postgres"
+WAREHOUSE_POSTGRES = "warehouse"
+DATABASE_ROLES = (METADATA_POSTGRES, WAREHOUSE_POSTGRES)
+"""The PostgreSQL servers' roles: they stop after every other process."""
 HEALTH_COMPONENTS = ("metadatabase", "scheduler", "triggerer", "dag_processor")
 DEFAULT_LATENCY = 0.05
 _POLL_INTERVAL = 0.5
@@ -185,8 +192,22 @@ class Cluster:
 
     @property
     def postgres(self) -> PostgresServer:
-        """The PostgreSQL server."""
+        """The PostgreSQL server of the metadata database."""
         return PostgresServer(self.state_dir / "postgres", self._ports().postgres)
+
+    @property
+    def warehouse_postgres(self) -> PostgresServer:
+        """The PostgreSQL server of the warehouse."""
+        return PostgresServer(self.state_dir / "warehouse", self._ports().warehouse)
+
+    def database_server(self, role: str) -> PostgresServer:
+        """The PostgreSQL server of ``role``: :data:`METADATA_POSTGRES` or
+        :data:`WAREHOUSE_POSTGRES`.
+
+        :param role: the server's process role.
+        """
+        servers = {METADATA_POSTGRES: self.postgres, WAREHOUSE_POSTGRES: self.warehouse_postgres}
+        return servers[role]
 
     @property
     def api_url(self) -> str:
@@ -205,7 +226,7 @@ class Cluster:
 
     def warehouse_dsn(self) -> str:
         """A libpq connection string of the warehouse database."""
-        return f"postgresql://postgres@127.0.0.1:{self._ports().postgres}/{WAREHOUSE_DATABASE}"
+        return f"postgresql://postgres@127.0.0.1:{self._ports().warehouse}/{WAREHOUSE_DATABASE}"
 
     def _ports(self) -> Ports:
         if self.ports is None:
@@ -306,7 +327,12 @@ class Cluster:
         self.state_dir.chmod(0o755)
         self.process_log_folder.mkdir()
         self.ports = Ports(
-            postgres=free_port(), redis=free_port(), api=free_port(), stand_in=0, stand_in_control=0
+            postgres=free_port(),
+            warehouse=free_port(),
+            redis=free_port(),
+            api=free_port(),
+            stand_in=0,
+            stand_in_control=0,
         )
         self.secrets = Secrets.generate()
         self.save()
@@ -324,11 +350,14 @@ class Cluster:
             raise
 
     def _start_postgres(self) -> None:
-        server = self.postgres
-        server.init()
-        pid = server.start()
-        self._record(record_process("postgres", pid, str(server.log), ("pg_ctl", "start")))
-        for database in (METADATA_DATABASE, WAREHOUSE_DATABASE):
+        for role, database in (
+            (METADATA_POSTGRES, METADATA_DATABASE),
+            (WAREHOUSE_POSTGRES, WAREHOUSE_DATABASE),
+        ):
+            server = self.database_server(role)
+            server.init()
+            pid = server.start()
+            self._record(record_process(role, pid, str(server.log), ("pg_ctl", "start")))
             server.create_database(database)
 
     def _start_redis(self, timeout: float) -> None:
@@ -486,11 +515,9 @@ class Cluster:
             return {}
         return {name: str((body.get(name) or {}).get("status")) for name in HEALTH_COMPONENTS}
 
-    def workers_answering(self, names: Iterable[str] = WORKERS) -> set[str]:
-        """Which of the Celery workers ``names`` answer a ping through the broker.
-
-        :param names: worker names (``w1``...).
-        """
+    def _inspect(self, command: str, names: Iterable[str]) -> dict[str, Any]:
+        """``celery inspect COMMAND`` on the workers ``names``: each answering worker's
+        reply, by worker name."""
         host = socket.gethostname()
         destinations = {f"{name}@{host}": name for name in names}
         result = subprocess.run(
@@ -501,7 +528,7 @@ class Cluster:
                 "--app",
                 _CELERY_APP,
                 "inspect",
-                "ping",
+                command,
                 "--json",
                 "--timeout",
                 "2",
@@ -516,13 +543,28 @@ class Cluster:
             stdin=subprocess.DEVNULL,
             timeout=120,
         )
-        answered: set[str] = set()
+        answers: dict[str, Any] = {}
         for line in result.stdout.splitlines():
             with contextlib.suppress(ValueError):
                 replies = json.loads(line)
                 if isinstance(replies, dict):
-                    answered |= {destinations[k] for k in replies if k in destinations}
-        return answered
+                    answers |= {destinations[k]: v for k, v in replies.items() if k in destinations}
+        return answers
+
+    def workers_answering(self, names: Iterable[str] = WORKERS) -> set[str]:
+        """Which of the Celery workers ``names`` answer a ping through the broker.
+
+        :param names: worker names (``w1``...).
+        """
+        return set(self._inspect("ping", names))
+
+    def active_tasks(self, names: Iterable[str] = WORKERS) -> dict[str, int]:
+        """How many tasks each answering Celery worker of ``names`` is running now: the
+        worker slots in use.
+
+        :param names: worker names (``w1``...).
+        """
+        return {name: len(tasks or []) for name, tasks in self._inspect("active", names).items()}
 
     def wait_ready(self, timeout: float = 300.0, workers: Iterable[str] = WORKERS) -> None:
         """Wait until the api-server answers, the other components report healthy and the
@@ -575,21 +617,22 @@ class Cluster:
             raise ClusterError(f"Worker {name} survived SIGKILL: {left}")
         return victims
 
-    def restart_postgres(self, *, mode: str = "fast", down_for: float = 0.0) -> None:
-        """Stop PostgreSQL (both databases), wait ``down_for`` seconds, start it again.
+    def restart_warehouse(self, *, mode: str = "fast", down_for: float = 0.0) -> None:
+        """Stop the warehouse's PostgreSQL server, wait ``down_for`` seconds, start it again;
+        the metadata database stays up.
 
         :param mode: ``fast`` (clients disconnected, open transactions rolled back) or
             ``immediate`` (as a crash would).
         :param down_for: seconds it stays down.
         """
-        server = self.postgres
-        record = self.processes["postgres"]
+        server = self.warehouse_postgres
+        record = self.processes[WAREHOUSE_POSTGRES]
         left = server.stop(record.pid, mode=mode)
         if left:
-            raise ClusterError(f"PostgreSQL did not stop: {left}")
+            raise ClusterError(f"The warehouse's PostgreSQL did not stop: {left}")
         time.sleep(down_for)
         pid = server.start()
-        self._record(record_process("postgres", pid, record.log, record.command))
+        self._record(record_process(WAREHOUSE_POSTGRES, pid, record.log, record.command))
 
     # Stopping
 
@@ -600,6 +643,7 @@ class Cluster:
         then ``SIGKILL`` after ``timeout`` seconds; PostgreSQL stops last (``pg_ctl stop -m
         fast``, then its group as the others). The report lists the deployment's listening
         sockets and processes before, and what is left after: a clean stop leaves nothing.
+        Both PostgreSQL servers (:data:`DATABASE_ROLES`) stop this way, last.
 
         :param timeout: seconds each group is given to exit after ``SIGTERM``.
         """
@@ -610,7 +654,7 @@ class Cluster:
         if self.ports is not None:
             own_ports |= {p for p in self.ports.to_json().values() if p}
         alive = [r for r in self.processes.values() if tree(r)]
-        others = [r for r in alive if r.name != "postgres"]
+        others = [r for r in alive if r.name not in DATABASE_ROLES]
         for record in others:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(record.pid, signal.SIGTERM)
@@ -619,9 +663,9 @@ class Cluster:
             if tree(record):
                 stop_group(record.pid, timeout=0.0)
         for record in alive:
-            if record.name == "postgres":
+            if record.name in DATABASE_ROLES:
                 with contextlib.suppress(Exception):
-                    self.postgres.stop(record.pid, timeout=timeout)
+                    self.database_server(record.name).stop(record.pid, timeout=timeout)
                 if tree(record):
                     stop_group(record.pid, timeout=5.0)
         report.pids_after = members(r.pid for r in alive)

@@ -1,8 +1,8 @@
-"""The deployment's PostgreSQL server: one cluster, the metadata and the warehouse databases.
+"""The deployment's PostgreSQL servers: one for the metadata database, one for the warehouse.
 
 It uses the server binaries of Debian's ``postgresql`` package (``make cluster`` installs it
 when missing) through ``initdb`` and ``pg_ctl``, which starts the postmaster in a session of
-its own; the postmaster's pid (from ``postmaster.pid``) is what the state file records.
+its own; each postmaster's pid (from ``postmaster.pid``) is what the state file records.
 PostgreSQL refuses to run as root, so under root every server command runs as the
 ``postgres`` system user that the package creates. It listens on 127.0.0.1 only, with no
 Unix socket, and trusts every local connection: a throwaway server.

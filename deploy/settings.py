@@ -84,7 +84,9 @@ class Secrets:
 class Ports:
     """The deployment's TCP ports, all on 127.0.0.1.
 
-    :param postgres: PostgreSQL.
+    :param postgres: the PostgreSQL server of the metadata database.
+    :param warehouse: the PostgreSQL server of the warehouse, apart from the metadata
+        database as in production, so that a test can restart one without the other.
     :param redis: Redis, the Celery broker.
     :param api: the Airflow api-server (REST API, UI and execution API).
     :param stand_in: the TikTok API stand-in.
@@ -92,6 +94,7 @@ class Ports:
     """
 
     postgres: int
+    warehouse: int
     redis: int
     api: int
     stand_in: int
@@ -124,7 +127,7 @@ def connections(ports: Ports, keys: Secrets) -> dict[str, dict[str, Any]]:
         WAREHOUSE_CONN_ID: {
             "conn_type": "postgres",
             "host": "127.0.0.1",
-            "port": ports.postgres,
+            "port": ports.warehouse,
             "login": "postgres",
             "schema": WAREHOUSE_DATABASE,
         },

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
 from collections.abc import Callable, Iterator
@@ -23,6 +24,7 @@ from tests.fake_apis import (
 )
 from tests.loopback_guard import LoopbackGuard
 from tests.postgres_server import TemporaryPostgres
+from tests.task_log import TaskLog
 
 # Before anything imports Airflow: keep Airflow's config and files out of the developer's home.
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="airflow-provider-tiktok-tests-"))
@@ -101,3 +103,10 @@ def research(
 def context() -> dict[str, Any]:
     """A task context for calling ``execute`` directly."""
     return {"ti": RecordingTaskInstance(), "logical_date": None}
+
+
+@pytest.fixture
+def task_log(caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]) -> TaskLog:
+    """The task's log lines, on either Airflow line."""
+    caplog.set_level(logging.INFO)
+    return TaskLog(caplog, capfd)

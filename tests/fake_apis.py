@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -43,6 +44,8 @@ class FakeEnsembleData:
     def __init__(self, mocker: requests_mock_module.Mocker) -> None:
         self.outcomes: dict[str, tuple[int, Any]] = {}
         self.requested: list[str] = []
+        self.before_answer: Callable[[str], None] | None = None
+        """Called with each username before it is answered (to break something then)."""
         self._lock = threading.Lock()
         mocker.get(f"{ED_BASE}/tt/user/info", json=self._answer, headers={"units_charged": "1"})
 
@@ -53,6 +56,8 @@ class FakeEnsembleData:
         username = parse_qs(urlsplit(request.url).query)["username"][0]
         with self._lock:
             self.requested.append(username)
+        if self.before_answer is not None:
+            self.before_answer(username)
         status, body = self.outcomes.get(username, (200, {"data": camel_payload(username)}))
         context.status_code = status
         return body

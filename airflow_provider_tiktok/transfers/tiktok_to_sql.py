@@ -195,6 +195,11 @@ class _ChunkWriter:
         if len(self._buffer) >= self.chunk_size:
             self.flush()
 
+    @property
+    def buffered(self) -> int:
+        """Rows fetched and not yet written."""
+        return len(self._buffer)
+
     def flush(self) -> None:
         """Write what is buffered, in one transaction."""
         written = self.table.upsert(self._buffer, self.progress.date)
@@ -456,10 +461,35 @@ class TikTokUserInfoToSqlOperator(TikTokFetchOperator):
         except TikTokApiError as error:
             writer.flush()
             raise self._with_safe_rows(error, writer) from None
-        except BaseException:
-            writer.flush()
+        except BaseException as error:
+            self._keep_fetched_rows(writer, error)
             raise
         writer.flush()
+
+    def _keep_fetched_rows(self, writer: _ChunkWriter, error: BaseException) -> None:
+        """After ``error`` (not the API's: the warehouse's, say) stopped the batch, write the
+        rows fetched since the last chunk, once more on a fresh connection, and say how many
+        rows are safe, in the log and in a note on ``error``.
+
+        The task fails with ``error`` itself: when the write fails again (the database is
+        still down), that is noted too, and a retry fetches those users again.
+        """
+        buffered = writer.buffered
+        try:
+            writer.flush()
+        except Exception as write_error:
+            lost = (
+                f"; the {buffered} rows fetched since the last chunk could not be written "
+                f"({type(write_error).__name__}: {write_error}), so a retry fetches them again"
+            )
+        else:
+            lost = ""
+        safe = (
+            f"{writer.written} rows are safe in {writer.table.qualified_name} for snapshot "
+            f"{writer.progress.snapshot_date}{lost}"
+        )
+        self.log.error("The batch stopped on %s: %s", type(error).__name__, safe)
+        error.add_note(safe)
 
     @staticmethod
     def _with_safe_rows(error: TikTokApiError, writer: _ChunkWriter) -> TikTokApiError:

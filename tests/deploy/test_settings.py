@@ -7,7 +7,9 @@ from pathlib import Path
 
 from deploy.settings import Ports, Secrets, airflow_environment
 
-PORTS = Ports(postgres=5001, redis=5002, api=5003, stand_in=5004, stand_in_control=5005)
+PORTS = Ports(
+    postgres=5001, warehouse=5006, redis=5002, api=5003, stand_in=5004, stand_in_control=5005
+)
 
 
 def environment(**overrides: str) -> dict[str, str]:
@@ -46,7 +48,7 @@ def test_the_connections_point_at_the_stand_in_and_the_warehouse() -> None:
     assert research["host"] == "http://127.0.0.1:5004"
     assert (warehouse["host"], warehouse["port"], warehouse["schema"]) == (
         "127.0.0.1",
-        5001,
+        5006,
         "tiktok_warehouse",
     )
 

@@ -5,7 +5,8 @@ an Airflow user or operator would: the REST API (``/api/v2`` of Airflow 3.3) to 
 variables, unpause DAGs, trigger runs with a conf, wait for them and read task instances,
 task logs and asset events; SQL to read the warehouse; the stand-in's control API to read
 what the APIs saw (access tokens issued, requests) and to inject faults; and the process
-records to kill a Celery worker as a crash would, start it again, or restart PostgreSQL.
+records to kill a Celery worker as a crash would, start it again, or restart the warehouse's
+PostgreSQL server.
 
 Which Celery worker ran a task instance is not in the REST API (both workers share the
 machine's hostname); each worker logs ``Executing workload in Celery: ... ti=...(id=UUID(...)
@@ -29,10 +30,11 @@ import requests
 from deploy.cluster import WORKERS, Cluster, worker_role
 
 FINISHED_RUN_STATES = frozenset({"success", "failed"})
+FINISHED_TASK_STATES = frozenset({"success", "failed", "upstream_failed", "skipped"})
 _PAGE = 100
 _WORKLOAD_LINE = re.compile(
-    r"Executing workload in Celery: .*?ti=\w+\(id=UUID\('(?P<ti>[0-9a-f-]+)'\).*?"
-    r"try_number=(?P<try_number>\d+)"
+    r"^(?P<timestamp>\S+) .*?Executing workload in Celery: .*?"
+    r"ti=\w+\(id=UUID\('(?P<ti>[0-9a-f-]+)'\).*?try_number=(?P<try_number>\d+)"
 )
 MASK_SECRET_MARKER = "MaskSecret("
 """Airflow's own DEBUG lines registering secrets with its masker: not a leak."""
@@ -94,6 +96,22 @@ class TaskInstance:
             hostname=data["hostname"],
             pool=data["pool"],
         )
+
+
+@dataclass(frozen=True)
+class Workload:
+    """One task workload a Celery worker took, from the worker's own log.
+
+    :param ti: the task instance's id.
+    :param try_number: the try it ran.
+    :param worker: ``w1`` or ``w2``.
+    :param taken_at: when the worker logged taking it.
+    """
+
+    ti: str
+    try_number: int
+    worker: str
+    taken_at: dt.datetime
 
 
 def max_overlap(intervals: Iterable[tuple[dt.datetime, dt.datetime]]) -> int:
@@ -300,17 +318,20 @@ class Deployment:
         path = f"dags/{dag_id}/dagRuns/{quote(run_id, safe='')}/taskInstances"
         return [TaskInstance.from_api(item) for item in self._paged(path, "task_instances")]
 
-    def task_log(self, dag_id: str, run_id: str, ti: TaskInstance) -> list[dict[str, Any]]:
-        """The log of a task instance's latest try, as the REST API serves it: one dict per
+    def task_log(
+        self, dag_id: str, run_id: str, ti: TaskInstance, try_number: int | None = None
+    ) -> list[dict[str, Any]]:
+        """The log of one try of a task instance, as the REST API serves it: one dict per
         line (``event``, ``level``, ``timestamp``...).
 
         :param dag_id: the DAG.
         :param run_id: the run.
         :param ti: the task instance.
+        :param try_number: the try; the latest when ``None``.
         """
         path = (
             f"dags/{dag_id}/dagRuns/{quote(run_id, safe='')}/taskInstances/{ti.task_id}"
-            f"/logs/{ti.try_number}"
+            f"/logs/{try_number or ti.try_number}"
         )
         content = self.api("GET", path, params={"map_index": ti.map_index, "full_content": True})
         lines: list[dict[str, Any]] = content["content"]
@@ -326,10 +347,10 @@ class Deployment:
             self._paged("assets/events", "asset_events", {**filters, "order_by": "timestamp"})
         )
 
-    def celery_workers(self) -> dict[tuple[str, int], str]:
-        """Which Celery worker took each try: ``(task instance id, try number) -> w1/w2``,
-        from the workers' own logs."""
-        taken: dict[tuple[str, int], str] = {}
+    def celery_workloads(self) -> list[Workload]:
+        """Every workload the Celery workers took, in the order they took them: a task's
+        first run, each retry, and each resumption after a deferral (same try number)."""
+        taken: list[Workload] = []
         for record in self.cluster.processes.values():
             if not record.name.startswith("worker-"):
                 continue
@@ -338,8 +359,78 @@ class Deployment:
                 for line in log:
                     match = _WORKLOAD_LINE.search(line)
                     if match:
-                        taken[(match["ti"], int(match["try_number"]))] = name
-        return taken
+                        at = parse_time(match["timestamp"])
+                        assert at is not None, line
+                        taken.append(Workload(match["ti"], int(match["try_number"]), name, at))
+        return sorted(taken, key=lambda workload: workload.taken_at)
+
+    def celery_workers(self) -> dict[tuple[str, int], str]:
+        """Which Celery worker took each try: ``(task instance id, try number) -> w1/w2``
+        (the last one, for a try resumed after a deferral), from the workers' own logs."""
+        return {(w.ti, w.try_number): w.worker for w in self.celery_workloads()}
+
+    def workers_of(self, ti: TaskInstance) -> list[tuple[int, str]]:
+        """``(try number, worker)`` of every workload of ``ti``, in the order taken.
+
+        :param ti: the task instance.
+        """
+        return [(w.try_number, w.worker) for w in self.celery_workloads() if w.ti == ti.id]
+
+    def task_instance(self, dag_id: str, run_id: str, task_id: str) -> TaskInstance:
+        """The one task instance of ``task_id`` in a run (a task mapped over one batch).
+
+        :param dag_id: the DAG.
+        :param run_id: the run.
+        :param task_id: the task.
+        """
+        matching = [ti for ti in self.task_instances(dag_id, run_id) if ti.task_id == task_id]
+        if len(matching) != 1:
+            raise DeploymentError(f"{len(matching)} task instances of {task_id} in {run_id}")
+        return matching[0]
+
+    def wait_for_task(
+        self,
+        dag_id: str,
+        run_id: str,
+        task_id: str,
+        states: Iterable[str],
+        timeout: float,
+        *,
+        poll: float = 0.5,
+    ) -> TaskInstance:
+        """Wait until ``task_id``'s one task instance of the run is in one of ``states``;
+        raise at once if it ends in another.
+
+        :param dag_id: the DAG.
+        :param run_id: the run.
+        :param task_id: the task (mapped over one batch, or not mapped).
+        :param states: the states waited for (``running``, ``deferred``...).
+        :param timeout: seconds.
+        :param poll: seconds between looks.
+        """
+        wanted = set(states)
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [ti for ti in self.task_instances(dag_id, run_id) if ti.task_id == task_id]
+            if len(found) == 1 and found[0].state in wanted:
+                return found[0]
+            if len(found) == 1 and found[0].state in FINISHED_TASK_STATES:
+                raise DeploymentError(f"{task_id} of {run_id} ended {found[0].state}")
+            if time.monotonic() >= deadline:
+                seen = [str(ti.state) for ti in found]
+                raise DeploymentError(
+                    f"{task_id} of {run_id} not {sorted(wanted)} after {timeout:g} s: {seen}"
+                )
+            time.sleep(poll)
+
+    def pool(self, name: str) -> dict[str, Any]:
+        """A pool as the REST API shows it: ``slots``, ``running_slots``,
+        ``deferred_slots``, ``open_slots``...
+
+        :param name: the pool.
+        """
+        pool: dict[str, Any] = self.api("GET", f"pools/{quote(name, safe='')}")
+        return pool
 
     # Warehouse
 
@@ -351,6 +442,33 @@ class Deployment:
         """
         with psycopg.connect(self.cluster.warehouse_dsn(), connect_timeout=10) as connection:
             return connection.execute(sql, tuple(parameters)).fetchall()
+
+    def snapshot_keys(self, source: str, snapshot_date: dt.date) -> list[str]:
+        """The lookup keys of every row of one source and snapshot date (a key twice if its
+        row is there twice).
+
+        :param source: ``ensembledata`` or ``tiktok_research``.
+        :param snapshot_date: the snapshot date.
+        """
+        rows = self.warehouse(
+            "SELECT lookup_key FROM tiktok_user_snapshots WHERE source = %s AND snapshot_date = %s",
+            (source, snapshot_date),
+        )
+        return [key for (key,) in rows]
+
+    def wait_for_rows(self, source: str, snapshot_date: dt.date, timeout: float) -> set[str]:
+        """Wait until the snapshot has rows of ``source``; return their keys.
+
+        :param source: ``ensembledata`` or ``tiktok_research``.
+        :param snapshot_date: the snapshot date.
+        :param timeout: seconds.
+        """
+        deadline = time.monotonic() + timeout
+        while not (keys := set(self.snapshot_keys(source, snapshot_date))):
+            if time.monotonic() >= deadline:
+                raise DeploymentError(f"No {source} row for {snapshot_date} after {timeout:g} s")
+            time.sleep(0.2)
+        return keys
 
     # Stand-in
 
@@ -379,6 +497,11 @@ class Deployment:
         """
         records: list[dict[str, Any]] = self.stand_in("GET", f"requests?since={since}")["records"]
         return records
+
+    def request_count(self) -> int:
+        """How many requests the stand-in has received so far: the ``since`` of the next."""
+        count: int = self.stand_in("GET", f"requests?since={2**62}")["next"]
+        return count
 
     def set_faults(self, **changes: Any) -> None:
         """Change the stand-in's faults (fields of ``FaultConfig``).
@@ -426,13 +549,13 @@ class Deployment:
             f"worker {name}", lambda: name in self.cluster.workers_answering([name]), timeout
         )
 
-    def restart_postgres(self, *, mode: str = "fast", down_for: float = 0.0) -> None:
-        """Restart PostgreSQL, metadata and warehouse (see :meth:`Cluster.restart_postgres`).
+    def restart_warehouse(self, *, mode: str = "fast", down_for: float = 0.0) -> None:
+        """Restart the warehouse's PostgreSQL server (see :meth:`Cluster.restart_warehouse`).
 
         :param mode: ``fast`` or ``immediate``.
         :param down_for: seconds it stays down.
         """
-        self.cluster.restart_postgres(mode=mode, down_for=down_for)
+        self.cluster.restart_warehouse(mode=mode, down_for=down_for)
 
     def worker_alive(self, name: str) -> bool:
         """Whether worker ``name``'s recorded process is alive.
@@ -455,6 +578,7 @@ __all__ = [
     "Deployment",
     "DeploymentError",
     "TaskInstance",
+    "Workload",
     "find_secrets",
     "max_overlap",
     "parse_time",

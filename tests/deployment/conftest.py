@@ -6,7 +6,12 @@ with the virtualenv that has Celery. The deployment lives in ``.cluster-test/``,
 ``make cluster`` one; it is stopped at the end of the session, and its logs are kept there
 until the next session, for a failure's post-mortem.
 
-Tests marked ``stops_cluster`` stop the deployment themselves; they run last.
+The suite's deployment shortens three waits, each through a documented setting, so that a
+retry or a deferral is seen in seconds (:data:`TEST_SETTINGS`): Airflow's retry delay, the
+time Airflow gives a task whose worker died, and the provider's wait for a quota reset.
+
+Tests marked ``reads_every_log`` read the logs every other test left (the secrets test), and
+run after them; tests marked ``stops_cluster`` stop the deployment themselves; they run last.
 """
 
 from __future__ import annotations
@@ -16,7 +21,8 @@ import importlib.util
 import json
 import os
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,15 +36,35 @@ REPO = Path(__file__).resolve().parents[2]
 STATE_DIR = REPO / ".cluster-test"
 SNAPSHOT_DAG = "tiktok_user_snapshots"
 WARM_UP_TIMEOUT = 240.0
+RETRY_DELAY_SECONDS = 5
+HEARTBEAT_TIMEOUT_SECONDS = 20
+QUOTA_DEFERRAL_SECONDS = 20
+TEST_SETTINGS = {
+    # Airflow's retry delay, 300 s by default; the example DAGs leave it to this setting.
+    "AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY": str(RETRY_DELAY_SECONDS),
+    # How long a running task may go without a heartbeat (its worker died) before the
+    # scheduler fails it and retries it: 300 s by default, checked every 10 s.
+    "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(HEARTBEAT_TIMEOUT_SECONDS),
+    "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "2",
+    # The provider's wait for the quota reset: 00:05 UTC by default.
+    "AIRFLOW__TIKTOK__QUOTA_DEFERRAL_SECONDS": str(QUOTA_DEFERRAL_SECONDS),
+}
+"""The settings the suite's deployment adds to ``make cluster``'s."""
 _HERE = Path(__file__).resolve().parent
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark this folder's tests ``deployment``; move those that stop the cluster last."""
+    """Mark this folder's tests ``deployment``; move those that read every log, then those
+    that stop the cluster, last."""
     for item in items:
         if _HERE in Path(str(item.path)).resolve().parents:
             item.add_marker(pytest.mark.deployment)
-    items.sort(key=lambda item: item.get_closest_marker("stops_cluster") is not None)
+    items.sort(
+        key=lambda item: (
+            item.get_closest_marker("stops_cluster") is not None,
+            item.get_closest_marker("reads_every_log") is not None,
+        )
+    )
 
 
 @pytest.fixture(scope="session")
@@ -48,7 +74,7 @@ def cluster() -> Iterator[Cluster]:
         raise RuntimeError(
             "The deployment suite needs Airflow's Celery provider: run 'make test-deployment'"
         )
-    started = Cluster(STATE_DIR, repo=REPO, python=Path(sys.executable))
+    started = Cluster(STATE_DIR, repo=REPO, python=Path(sys.executable), overrides=TEST_SETTINGS)
     started.up()
     yield started
     report = started.down()
@@ -68,7 +94,7 @@ def deployment(cluster: Cluster) -> Deployment:
     return client
 
 
-SCALE_USERS = int(os.environ.get("TIKTOK_DEPLOYMENT_USERS", "2000"))
+SCALE_USERS = int(os.environ.get("TIKTOK_DEPLOYMENT_USERS", "10000"))
 """How many usernames the scale run snapshots (``TIKTOK_DEPLOYMENT_USERS`` to change it)."""
 SCALE_RUN_TIMEOUT = float(os.environ.get("TIKTOK_DEPLOYMENT_RUN_TIMEOUT", "900"))
 SCALE_SNAPSHOT_DATE = dt.date(2026, 11, 15)
@@ -98,25 +124,53 @@ class SnapshotRun:
         return (end - start).total_seconds()
 
 
-@pytest.fixture(scope="session")
-def snapshot_at_scale(deployment: Deployment) -> SnapshotRun:
-    """One run of the snapshot DAG over :data:`SCALE_USERS` usernames (given through the
-    ``tiktok_usernames`` Variable), stand-in at its default 50 ms a call, into the
-    PostgreSQL warehouse."""
-    usernames = [f"scale_user_{number:05d}" for number in range(SCALE_USERS)]
+def run_snapshot(
+    deployment: Deployment,
+    usernames: list[str],
+    snapshot_date: dt.date,
+    *,
+    timeout: float,
+    batch_size: int | None = None,
+    while_running: Callable[[str], None] | None = None,
+) -> SnapshotRun:
+    """Run the snapshot DAG over ``usernames`` (the ``tiktok_usernames`` Variable) for
+    ``snapshot_date``, and wait until it finishes.
+
+    :param deployment: the deployment.
+    :param usernames: the usernames.
+    :param snapshot_date: the run's logical date, so its snapshot date.
+    :param timeout: seconds the run may take.
+    :param batch_size: the run's ``batch_size`` param; the DAG's default when ``None``.
+    :param while_running: called with the run id once the run is triggered, to break
+        something while it runs.
+    """
     deployment.set_variable(USERNAMES_VARIABLE, json.dumps(usernames))
+    conf: dict[str, Any] = {} if batch_size is None else {"batch_size": batch_size}
     try:
+        started = time.monotonic()
         run_id = deployment.trigger(
             SNAPSHOT_DAG,
-            conf={"purpose": "scale"},
-            logical_date=dt.datetime.combine(SCALE_SNAPSHOT_DATE, dt.time(), dt.timezone.utc),
+            conf=conf,
+            logical_date=dt.datetime.combine(snapshot_date, dt.time(), dt.timezone.utc),
         )
-        run = deployment.wait_for_run(SNAPSHOT_DAG, run_id, SCALE_RUN_TIMEOUT)
+        if while_running is not None:
+            while_running(run_id)
+        left = max(timeout - (time.monotonic() - started), 1.0)
+        run = deployment.wait_for_run(SNAPSHOT_DAG, run_id, left)
     finally:
         deployment.delete_variable(USERNAMES_VARIABLE)
     return SnapshotRun(
         run=run,
         usernames=usernames,
-        snapshot_date=SCALE_SNAPSHOT_DATE,
+        snapshot_date=snapshot_date,
         task_instances=deployment.task_instances(SNAPSHOT_DAG, run_id),
     )
+
+
+@pytest.fixture(scope="session")
+def snapshot_at_scale(deployment: Deployment) -> SnapshotRun:
+    """One run of the snapshot DAG over :data:`SCALE_USERS` usernames (given through the
+    ``tiktok_usernames`` Variable), in the DAG's default batches, stand-in at its default
+    50 ms a call, into the PostgreSQL warehouse."""
+    usernames = [f"scale_user_{number:05d}" for number in range(SCALE_USERS)]
+    return run_snapshot(deployment, usernames, SCALE_SNAPSHOT_DATE, timeout=SCALE_RUN_TIMEOUT)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from deploy.cluster import AIRFLOW_ROLES, WORKERS, Cluster, worker_role
+from deploy.cluster import AIRFLOW_ROLES, DATABASE_ROLES, WORKERS, Cluster, worker_role
 from deploy.processes import listening_sockets, members
 from tests.deployment.cluster import Deployment
 
@@ -25,7 +25,7 @@ def test_every_server_listens_on_loopback_only(cluster: Cluster) -> None:
 
 def test_every_process_runs_and_the_workers_answer(cluster: Cluster) -> None:
     status = cluster.status()
-    expected = {"postgres", "redis", "stand-in", *AIRFLOW_ROLES, *map(worker_role, WORKERS)}
+    expected = {*DATABASE_ROLES, "redis", "stand-in", *AIRFLOW_ROLES, *map(worker_role, WORKERS)}
     assert set(status) == expected
     assert all(status.values()), status
     assert set(cluster.health().values()) == {"healthy"}

@@ -1,4 +1,5 @@
-"""Secrets: after a run at scale, no credential in any log of any process.
+"""Secrets: after every other test (a run at scale, retries, a deferral, a crash), no
+credential in any log of any process.
 
 Searched: the log of every process the deployment started (api-server, scheduler,
 dag-processor, triggerer, both Celery workers, the stand-in, Redis, PostgreSQL), the
@@ -10,6 +11,8 @@ Airflow's own ``MaskSecret(`` lines are left out (see :data:`MASK_SECRET_MARKER`
 from __future__ import annotations
 
 from pathlib import Path
+
+import pytest
 
 from tests.deployment.cluster import MASK_SECRET_MARKER, Deployment, find_secrets
 from tests.deployment.conftest import SnapshotRun
@@ -25,6 +28,7 @@ AIRFLOW_PROCESSES = (
 )
 
 
+@pytest.mark.reads_every_log
 def test_no_secret_in_any_log(deployment: Deployment, snapshot_at_scale: SnapshotRun) -> None:
     secrets = deployment.secrets()
     assert len(secrets) >= 3, "the run should have issued at least one access token"

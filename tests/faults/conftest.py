@@ -9,8 +9,6 @@ search of logs and exception texts for them cannot miss or mis-hit.
 from __future__ import annotations
 
 import json
-import logging
-import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +23,6 @@ from airflow_provider_tiktok.operators.user_info import (
 from airflow_provider_tiktok.testing import ENSEMBLEDATA, RESEARCH, SLOW, StandInServer
 from airflow_provider_tiktok.transfers.tiktok_to_sql import TikTokUserInfoToSqlOperator
 from airflow_provider_tiktok.warehouse import resolve_sql_hook
-from tests.dag_runs import AIRFLOW_3
 from tests.fake_apis import RecordingTaskInstance
 
 ED_TOKEN = "edtoken-FAULTSUITE-d41c8e2b97a34f06b5e1c7a9"
@@ -196,57 +193,3 @@ def assert_each_user_fetched_once(server: StandInServer, kind: Kind, usernames: 
         if r.status == 200 and r.fault != SLOW
     ]
     assert sorted(answered) == sorted(usernames)
-
-
-_RETRY_LINE = re.compile(
-    r"call failed \((?P<error>.*)\); retry (?P<n>\d+) of (?P<of>\d+) in (?P<wait>[\d.]+) s"
-)
-
-
-@dataclass(frozen=True)
-class LoggedRetry:
-    """One retry the hook announced in the task log."""
-
-    error: str
-    attempt: int
-    max_retries: int
-    wait: float
-
-
-class TaskLog:
-    """What the task logged: stdlib records (Airflow 2) or structlog's stdout (Airflow 3)."""
-
-    def __init__(self, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]):
-        self.caplog = caplog
-        self.capfd = capfd
-
-    def lines(self) -> list[str]:
-        """The task's log messages, each once.
-
-        Airflow 3 sends the task's loggers through structlog to stdout; Airflow 2 through
-        the stdlib logging that ``caplog`` records.
-        """
-        captured = self.capfd.readouterr()
-        if AIRFLOW_3:
-            return (captured.out + captured.err).splitlines()
-        return [record.getMessage() for record in self.caplog.records]
-
-    def retries(self) -> list[LoggedRetry]:
-        """The retries announced, in order."""
-        found = []
-        for line in self.lines():
-            match = _RETRY_LINE.search(line)
-            if match:
-                found.append(
-                    LoggedRetry(
-                        match["error"], int(match["n"]), int(match["of"]), float(match["wait"])
-                    )
-                )
-        return found
-
-
-@pytest.fixture
-def task_log(caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]) -> TaskLog:
-    """The task's log lines, on either Airflow line."""
-    caplog.set_level(logging.INFO)
-    return TaskLog(caplog, capfd)

@@ -32,13 +32,13 @@ from tests.faults.conftest import (
     OPERATOR_KINDS,
     Connections,
     Kind,
-    TaskLog,
     assert_each_user_fetched_once,
     context,
     requested_user,
     table_statuses,
     user_info_requests,
 )
+from tests.task_log import TaskLog
 
 USERS = ["storm.one", "storm.two", "storm.three", "storm.four", "storm.five"]
 ALL_FOUND = dict.fromkeys(USERS, "found")

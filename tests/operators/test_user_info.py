@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from typing import Any
 
 import pytest
@@ -21,7 +20,7 @@ from airflow_provider_tiktok.operators.user_info import (
 )
 from airflow_provider_tiktok.record import TIKTOK_USER_FIELDS
 from tests.fake_apis import ED_TOKEN, FakeEnsembleData, FakeResearch, camel_payload
-from tests.faults.conftest import TaskLog
+from tests.task_log import TaskLog
 
 
 def run(operator: Any, context: dict[str, Any]) -> list[dict[str, Any]]:
@@ -310,12 +309,6 @@ def test_a_bad_request_rate_is_refused_when_the_task_is_defined(value: Any) -> N
 
 
 # Small XComs
-
-
-@pytest.fixture
-def task_log(caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]) -> TaskLog:
-    caplog.set_level(logging.INFO)
-    return TaskLog(caplog, capfd)
 
 
 def padded_payload(username: str, padding: int) -> dict[str, Any]:

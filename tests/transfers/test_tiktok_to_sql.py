@@ -17,6 +17,7 @@ from airflow_provider_tiktok.transfers.tiktok_to_sql import (
 from airflow_provider_tiktok.warehouse import COLUMNS, SnapshotTable, resolve_sql_hook
 from tests.fake_apis import FakeEnsembleData, FakeResearch, camel_payload
 from tests.postgres_server import TemporaryPostgres
+from tests.task_log import TaskLog
 
 DAY_1 = dt.date(2026, 11, 1)
 DAY_2 = dt.date(2026, 11, 2)
@@ -460,3 +461,91 @@ def test_refetch_unavailable_fetches_not_found_again_but_never_found(
 
     assert ensembledata.requested == ["ghost"]
     assert summary["skipped_already_stored"] == 1
+
+
+def _terminate_other_sessions(server: TemporaryPostgres) -> None:
+    """Close every other session of the test server's database, as a restart would."""
+    import psycopg
+
+    with psycopg.connect(
+        host="127.0.0.1",
+        port=server.port,
+        user=server.user,
+        dbname=server.database,
+        autocommit=True,
+    ) as connection:
+        connection.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+
+def test_a_lost_warehouse_connection_fails_the_batch_and_keeps_what_was_fetched(
+    ensembledata: FakeEnsembleData,
+    airflow_conn: Callable[..., str],
+    postgres_server: TemporaryPostgres,
+    context: dict[str, Any],
+    task_log: TaskLog,
+) -> None:
+    import psycopg
+
+    airflow_conn("warehouse", **json.loads(postgres_server.airflow_connection()))
+    warehouse = Warehouse("warehouse", "postgres")
+    names = [f"user{i}" for i in range(6)]
+
+    def cut_the_connection_at_user3(username: str) -> None:
+        if username == "user3":
+            _terminate_other_sessions(postgres_server)
+
+    ensembledata.before_answer = cut_the_connection_at_user3
+    operator = snapshot(usernames=names, chunk_size=2, max_workers=1)
+    try:
+        with pytest.raises(psycopg.OperationalError, match="terminating connection") as raised:
+            operator.execute(context)
+
+        safe = "4 rows are safe in tiktok_user_snapshots for snapshot 2026-11-01"
+        assert [r["lookup_key"] for r in warehouse.rows()] == names[:4]
+        assert raised.value.__notes__ == [safe]
+        [stopped] = [line for line in task_log.lines() if "The batch stopped" in line]
+        assert f"The batch stopped on AdminShutdown: {safe}" in stopped
+        ensembledata.requested.clear()
+
+        summary = snapshot(usernames=names, chunk_size=2, max_workers=1).execute(context)
+
+        assert ensembledata.requested == ["user4", "user5"]
+        assert summary["skipped_already_stored"] == 4
+        assert [r["lookup_key"] for r in warehouse.rows()] == names
+    finally:
+        resolve_sql_hook("warehouse").run(
+            "DROP TABLE IF EXISTS tiktok_user_snapshots", autocommit=True
+        )
+
+
+def test_a_warehouse_still_down_says_which_rows_a_retry_fetches_again(
+    ensembledata: FakeEnsembleData,
+    warehouse: Warehouse,
+    context: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    names = [f"user{i}" for i in range(6)]
+    write = SnapshotTable.upsert
+    calls: list[int] = []
+
+    def first_chunk_only(table: SnapshotTable, users: Any, snapshot_date: dt.date) -> int:
+        calls.append(len(users))
+        if len(calls) > 1:
+            raise ConnectionError("the warehouse is down")
+        return write(table, users, snapshot_date)
+
+    monkeypatch.setattr(SnapshotTable, "upsert", first_chunk_only)
+
+    with pytest.raises(ConnectionError, match="the warehouse is down") as raised:
+        snapshot(usernames=names, chunk_size=2, max_workers=1).execute(context)
+
+    assert calls == [2, 2, 2]
+    assert raised.value.__notes__ == [
+        "2 rows are safe in tiktok_user_snapshots for snapshot 2026-11-01; the 2 rows fetched "
+        "since the last chunk could not be written (ConnectionError: the warehouse is down), "
+        "so a retry fetches them again"
+    ]
+    assert [r["lookup_key"] for r in warehouse.rows()] == names[:2]
