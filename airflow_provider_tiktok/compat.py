@@ -55,6 +55,11 @@ except ImportError:  # Airflow 2
     from airflow.io.path import ObjectStoragePath  # type: ignore[no-redef,import-not-found,attr-defined,assignment,unused-ignore]
 
 try:
+    from airflow.sdk.configuration import conf
+except ImportError:  # Airflow 2, and 3.x releases whose Task SDK has no configuration module
+    from airflow.configuration import conf  # type: ignore[no-redef,import-not-found,attr-defined,assignment,unused-ignore]
+
+try:
     from airflow.sdk.log import mask_secret as _mask_secret
 except ImportError:  # Airflow 2
     from airflow.utils.log.secrets_masker import (  # type: ignore[no-redef,import-not-found,attr-defined,assignment,unused-ignore]
@@ -100,6 +105,7 @@ __all__ = [
     "ObjectStoragePath",
     "TaskDeferred",
     "XCom",
+    "conf",
     "date_time_trigger",
     "mask_secret",
 ]

@@ -15,6 +15,9 @@ what the API no longer returns be deleted at each refresh. Every day this DAG:
 Rows of the ``tiktok_warehouse`` connection's table ``tiktok_user_snapshots``; EnsembleData
 rows are never touched. ``certify_deletions`` then writes the certification summary of the
 last 30 days' deletions (JSON, ready to send to TikTok) under ``COMPLIANCE_REPORTS``.
+
+Failed tasks are retried twice, after Airflow's own ``[core] default_task_retry_delay``
+(300 s unless the deployment changes it, e.g. shortens it for tests).
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ with DAG(
     start_date=dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc),
     catchup=False,
     max_active_runs=1,
-    default_args={"retries": 2, "retry_delay": dt.timedelta(minutes=5)},
+    default_args={"retries": 2},
     tags=["tiktok", "compliance"],
 ) as dag:
     refresh = TikTokResearchComplianceOperator(

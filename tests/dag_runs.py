@@ -64,16 +64,29 @@ class DagRunResult:
 
 
 def run_dag(
-    dag_id: str, *, logical_date: dt.datetime | None = None, folder: Path = EXAMPLE_DAGS
+    dag_id: str,
+    *,
+    logical_date: dt.datetime | None = None,
+    folder: Path = EXAMPLE_DAGS,
+    conf: dict[str, Any] | None = None,
 ) -> DagRunResult:
-    """Run one DAG with ``dag.test()`` and collect task states and return values."""
+    """Run one DAG with ``dag.test()`` and collect task states and return values.
+
+    :param dag_id: the DAG to run.
+    :param logical_date: the run's logical date; 2026-11-01 when ``None``.
+    :param folder: the DAG folder to parse.
+    :param conf: the run's conf, as a trigger would give it (params are read from it).
+    """
     dag = load_dag(dag_id, folder)
     if not AIRFLOW_3:
         # Airflow 2.10 deletes an earlier run of the same date through the ORM, which needs
         # the FAB user table (referenced by dag_run_note) to be mapped.
         import airflow.providers.fab.auth_manager.models  # noqa: F401
     when = logical_date or dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc)
-    dag_run = dag.test(logical_date=when) if AIRFLOW_3 else dag.test(execution_date=when)
+    if AIRFLOW_3:
+        dag_run = dag.test(logical_date=when, run_conf=conf)
+    else:
+        dag_run = dag.test(execution_date=when, run_conf=conf)
     task_states: dict[tuple[str, int], str] = {}
     xcoms: dict[tuple[str, int], Any] = {}
     ti_keys: dict[tuple[str, int], Any] = {}

@@ -12,12 +12,16 @@
   until shortly after the next 00:00 UTC, when the Research API's quota and EnsembleData's
   units reset, and :meth:`~TikTokFetchOperator.resume_after_quota_reset` picks up from the
   progress the task handed over. Airflow's trigger does exactly the waiting needed, and is
-  already on every triggerer, so the provider keeps no trigger of its own.
+  already on every triggerer, so the provider keeps no trigger of its own. For tests
+  against a stand-in whose quota is reset by hand, the Airflow setting
+  ``[tiktok] quota_deferral_seconds`` brings the resumption forward
+  (:func:`quota_resume_time`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -34,6 +38,7 @@ from airflow_provider_tiktok.compat import (
     AirflowFailException,
     BaseOperator,
     Context,
+    conf,
     date_time_trigger,
 )
 from airflow_provider_tiktok.hooks.ensembledata import EnsembleDataHook
@@ -82,6 +87,43 @@ def next_quota_reset(now: dt.datetime | None = None) -> dt.datetime:
     current = (now or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc)
     midnight = dt.datetime.combine(current.date(), dt.time(), tzinfo=dt.timezone.utc)
     return midnight + dt.timedelta(days=1) + RESET_MARGIN
+
+
+QUOTA_DEFERRAL_SECTION = "tiktok"
+"""The provider's section of the Airflow configuration."""
+
+QUOTA_DEFERRAL_OPTION = "quota_deferral_seconds"
+"""``[tiktok] quota_deferral_seconds`` (``AIRFLOW__TIKTOK__QUOTA_DEFERRAL_SECONDS``): unset
+to resume at :func:`next_quota_reset`, or the seconds a deferred task waits, for tests
+against a stand-in whose quota is reset by hand. Declared in the provider info."""
+
+
+def quota_resume_time(now: dt.datetime | None = None) -> dt.datetime:
+    """When a task that defers at ``now`` for a spent quota resumes.
+
+    That is :func:`next_quota_reset` (00:05 UTC) unless the Airflow setting
+    ``[tiktok] quota_deferral_seconds`` is set to a positive number N; then it is N seconds
+    after ``now``. The setting is read here, and only here, on every call.
+
+    :param now: the current time (timezone-aware); the current UTC time when ``None``.
+    :raises ValueError: when the setting is set to anything but a positive number of seconds.
+    """
+    current = (now or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc)
+    configured = conf.get(QUOTA_DEFERRAL_SECTION, QUOTA_DEFERRAL_OPTION, fallback="")
+    text = str(configured or "").strip()
+    if not text:
+        return next_quota_reset(current)
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise ValueError(
+            f"[{QUOTA_DEFERRAL_SECTION}] {QUOTA_DEFERRAL_OPTION} must be a positive number of "
+            f"seconds, or unset to resume at 00:05 UTC; got {text!r} (set in airflow.cfg or "
+            f"AIRFLOW__{QUOTA_DEFERRAL_SECTION.upper()}__{QUOTA_DEFERRAL_OPTION.upper()})"
+        )
+    return current + dt.timedelta(seconds=seconds)
 
 
 def _quota_requests(hook: EnsembleDataHook | TikTokResearchHook) -> Callable[[], int] | None:
@@ -213,16 +255,20 @@ class TikTokFetchOperator(BaseOperator):
     def defer_until_quota_reset(self, reason: str, progress: dict[str, Any]) -> NoReturn:
         """Free the worker until shortly after the next 00:00 UTC, then resume.
 
+        The moment is :func:`quota_resume_time`'s, so ``[tiktok] quota_deferral_seconds``
+        brings it forward in tests.
+
         :param reason: why, for the task log.
         :param progress: JSON-friendly progress, handed to :meth:`resume_after_quota_reset`.
         :raises TaskDeferred: always; Airflow takes the task off the worker.
+        :raises ValueError: when ``[tiktok] quota_deferral_seconds`` is set to a bad value.
         """
-        resume_at = next_quota_reset()
+        resume_at = quota_resume_time()
         self.log.warning(
             "%s. Deferring until %s UTC, when the daily quota has reset; the worker slot is "
             "free meanwhile and the task then resumes where it stopped",
             reason,
-            resume_at.strftime("%Y-%m-%d %H:%M"),
+            resume_at.strftime("%Y-%m-%d %H:%M:%S"),
         )
         self.defer(
             trigger=date_time_trigger(resume_at),

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -122,6 +124,7 @@ def test_snapshot_dag_writes_both_sources_into_the_warehouse(
     by_source: dict[str, dict[str, Any]] = {}
     for row in rows:
         by_source.setdefault(row["source"], {})[row["lookup_key"]] = row
+    assert result.xcoms[("username_batches", -1)] == [usernames]  # fewer than batch_size
     assert set(by_source["ensembledata"]) == set(usernames)
     assert set(by_source["tiktok_research"]) == set(usernames)
     assert by_source["ensembledata"]["mrbeast"]["status"] == "not_found"
@@ -279,19 +282,114 @@ def _snapshot_dag_module() -> Any:
 
 
 @pytest.mark.parametrize(
-    ("users", "batches", "largest"), [(4, 1, 4), (10_000, 1000, 10), (100_000, 1000, 100)]
+    ("users", "batch_size", "batches", "largest"),
+    [
+        (4, 200, 1, 4),
+        (10_000, 200, 50, 200),
+        (100_000, 200, 500, 200),
+        (1_000_000, 200, 1000, 1000),  # past 200,000 users the batches grow
+        (2_500, 1000, 3, 1000),
+        (2_500, 1, 834, 3),  # batch_size 1 would make 2,500 batches
+    ],
 )
 def test_snapshot_dag_batches_fit_the_default_max_map_length(
-    users: int, batches: int, largest: int
+    users: int, batch_size: int, batches: int, largest: int
 ) -> None:
     module = _snapshot_dag_module()
     usernames = [f"user{i}" for i in range(users)]
 
-    split = module.split_into_batches(usernames)
+    split = module.split_into_batches(usernames, batch_size)
 
     assert len(split) == batches <= 1024
     assert max(len(batch) for batch in split) == largest
     assert [name for batch in split for name in batch] == usernames
+
+
+def test_snapshot_dag_has_a_batch_size_param_of_200_at_least_1() -> None:
+    dag = dag_bag().get_dag("tiktok_user_snapshots")
+    module = _snapshot_dag_module()
+
+    assert module.DEFAULT_BATCH_SIZE == 200
+    assert dag.params["batch_size"] == module.DEFAULT_BATCH_SIZE
+    param = dag.params.get_param("batch_size")
+    assert param.schema["type"] == "integer"
+    assert param.schema["minimum"] == 1
+    assert param.resolve(1000) == 1000
+    with pytest.raises(Exception, match="less than the minimum of 1") as raised:
+        param.resolve(0)
+    assert type(raised.value).__name__ == "ParamValidationError"
+    with pytest.raises(Exception, match="is not of type 'integer'"):
+        param.resolve("many")
+
+
+def test_snapshot_dag_run_conf_sizes_the_batches_and_a_spent_research_quota_defers(
+    tiktok_stand_in: StandInServer,
+    airflow_conn: Callable[..., str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A run with ``{"batch_size": 2}`` maps 3 batches of 6 users. The Research quota runs
+    out in the second batch: it defers instead of failing, and resumes once the quota is
+    reset by hand (``[tiktok] quota_deferral_seconds`` waits 2 s, not until 00:05 UTC)."""
+    airflow_conn("tiktok_warehouse", conn_type="sqlite", host=str(tmp_path / "warehouse.db"))
+    names = ["ana", "ben", "cleo", "dev", "eli", "fay"]
+    monkeypatch.setenv("AIRFLOW_VAR_TIKTOK_USERNAMES", json.dumps(names))
+    monkeypatch.setenv("AIRFLOW__TIKTOK__QUOTA_DEFERRAL_SECONDS", "2")
+    tiktok_stand_in.set_faults(research_daily_quota=3)
+
+    with _reset_the_research_quota_once_spent(tiktok_stand_in):
+        result = run_dag("tiktok_user_snapshots", conf={"batch_size": 2})
+
+    assert result.state.endswith("success"), result.task_states
+    assert result.xcoms[("username_batches", -1)] == [names[0:2], names[2:4], names[4:6]]
+    research = sorted(key for key in result.task_states if key[0] == "snapshot_research")
+    assert [map_index for _, map_index in research] == [0, 1, 2]
+    assert all(result.task_states[key].endswith("success") for key in research)
+    assert {result.ti_keys[key].try_number for key in research} == {1}  # deferred, no retry
+    served = tiktok_stand_in.request_log
+    assert served.count("/v2/research/user/info/", status=429) == 1
+    rows = resolve_sql_hook("tiktok_warehouse").get_records(
+        "SELECT lookup_key, status FROM tiktok_user_snapshots WHERE source = 'tiktok_research'"
+    )
+    assert sorted(rows) == [(name, "found") for name in names]
+
+
+@contextlib.contextmanager
+def _reset_the_research_quota_once_spent(server: StandInServer) -> Iterator[None]:
+    """Reset the stand-in's daily usage, once, as soon as it has refused a Research call."""
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.wait(0.02):
+            if server.request_log.count("/v2/research/user/info/", status=429):
+                server.reset_daily_usage()
+                return
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        watcher.join()
+
+
+def test_no_example_dag_sets_a_retry_delay_of_its_own() -> None:
+    """Retries wait Airflow's ``[core] default_task_retry_delay``, which a deployment sets."""
+    if AIRFLOW_3:
+        from airflow.sdk.configuration import conf
+    else:
+        from airflow.configuration import conf
+    default = dt.timedelta(seconds=conf.getfloat("core", "default_task_retry_delay"))
+    bag = dag_bag()
+
+    for dag_id in bag.dag_ids:
+        dag = bag.get_dag(dag_id)
+        assert "retry_delay" not in (dag.default_args or {}), dag_id
+        for task in dag.tasks:
+            assert task.retry_delay == default, (dag_id, task.task_id)
+    assert bag.get_dag("tiktok_user_snapshots").default_args["retries"] == 2
+    assert bag.get_dag("tiktok_research_compliance").default_args["retries"] == 2
 
 
 def test_snapshot_dag_has_one_asset_task_downstream_of_every_batch() -> None:

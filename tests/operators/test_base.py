@@ -36,6 +36,7 @@ from airflow_provider_tiktok.operators.base import (
     SourceOptions,
     TikTokFetchOperator,
     next_quota_reset,
+    quota_resume_time,
 )
 from airflow_provider_tiktok.operators.user_info import (
     EnsembleDataUserInfoOperator,
@@ -49,6 +50,13 @@ from tests.dag_runs import AIRFLOW_3
 from tests.frozen_time import FrozenTime
 
 NAMES = ["ana", "ben", "cleo", "dev", "eli"]
+QUOTA_DEFERRAL_ENV = "AIRFLOW__TIKTOK__QUOTA_DEFERRAL_SECONDS"
+
+
+@pytest.fixture(autouse=True)
+def default_quota_deferral(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test starts with ``[tiktok] quota_deferral_seconds`` unset (resume at 00:05 UTC)."""
+    monkeypatch.delenv(QUOTA_DEFERRAL_ENV, raising=False)
 
 
 @pytest.fixture
@@ -94,6 +102,62 @@ def test_the_next_reset_is_just_after_the_coming_midnight_utc() -> None:
     )
 
 
+def test_a_deferred_task_resumes_at_0005_utc_next_day_by_default() -> None:
+    late = dt.datetime(2026, 11, 23, 22, 15, tzinfo=dt.timezone.utc)
+
+    assert quota_resume_time(late) == dt.datetime(2026, 11, 24, 0, 5, tzinfo=dt.timezone.utc)
+
+
+@pytest.mark.parametrize("unset", ["", "  "])
+def test_an_empty_quota_deferral_setting_means_the_default(
+    unset: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(QUOTA_DEFERRAL_ENV, unset)
+    late = dt.datetime(2026, 11, 23, 22, 15, tzinfo=dt.timezone.utc)
+
+    assert quota_resume_time(late) == next_quota_reset(late)
+
+
+@pytest.mark.parametrize(("setting", "seconds"), [("30", 30.0), ("0.5", 0.5), (" 7200 ", 7200.0)])
+def test_the_quota_deferral_setting_resumes_that_many_seconds_later(
+    setting: str, seconds: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(QUOTA_DEFERRAL_ENV, setting)
+    late = dt.datetime(2026, 11, 23, 22, 15, tzinfo=dt.timezone(dt.timedelta(hours=-3)))
+
+    resume_at = quota_resume_time(late)
+
+    assert resume_at == late + dt.timedelta(seconds=seconds)
+    assert resume_at.tzinfo == dt.timezone.utc
+
+
+def test_the_quota_deferral_setting_is_read_on_every_call(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    now = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.timezone.utc)
+    monkeypatch.setenv(QUOTA_DEFERRAL_ENV, "60")
+    assert quota_resume_time(now) == now + dt.timedelta(minutes=1)
+
+    monkeypatch.setenv(QUOTA_DEFERRAL_ENV, "120")
+    assert quota_resume_time(now) == now + dt.timedelta(minutes=2)
+
+    monkeypatch.delenv(QUOTA_DEFERRAL_ENV)
+    assert quota_resume_time(now) == next_quota_reset(now)
+
+
+@pytest.mark.parametrize("bad", ["0", "-5", "soon", "1m", "nan", "inf"])
+def test_a_bad_quota_deferral_setting_is_refused_naming_it(
+    bad: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(QUOTA_DEFERRAL_ENV, bad)
+
+    with pytest.raises(ValueError, match=r"\[tiktok\] quota_deferral_seconds") as raised:
+        quota_resume_time()
+
+    assert repr(bad) in str(raised.value)
+    assert QUOTA_DEFERRAL_ENV in str(raised.value)
+
+
 def test_research_operator_defers_when_the_quota_is_spent_and_resumes_the_rest(
     stand_in: StandInServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -126,6 +190,55 @@ def test_research_operator_defers_when_the_quota_is_spent_and_resumes_the_rest(
         if record.status == 200
     ]
     assert sorted(asked) == sorted(NAMES)  # every user fetched exactly once
+
+
+def test_the_deferral_resumes_when_the_quota_deferral_setting_says(
+    stand_in: StandInServer,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """A test against the stand-in waits seconds, not until 00:05 UTC, for its hand reset."""
+    monkeypatch.setenv(QUOTA_DEFERRAL_ENV, "30")
+    stand_in.set_faults(research_daily_quota=3)
+    operator = TikTokResearchUserInfoOperator(
+        task_id="t", usernames=NAMES, max_workers=1, on_quota_exhausted="defer"
+    )
+    context: dict[str, Any] = {"ti": _TaskInstance(), "logical_date": None}
+
+    before = dt.datetime.now(dt.timezone.utc)
+    with caplog.at_level(logging.WARNING), pytest.raises(TaskDeferred) as deferred:
+        operator.execute(context)
+    after = dt.datetime.now(dt.timezone.utc)
+
+    trigger = deferred.value.trigger
+    assert is_airflows_date_time_trigger(trigger)
+    wait = dt.timedelta(seconds=30)
+    assert before + wait <= trigger.moment <= after + wait
+    streams = capfd.readouterr()  # where Airflow's task logging writes, or caplog's records
+    logged = "\n".join([streams.out, streams.err, *(r.getMessage() for r in caplog.records)])
+    assert f"Deferring until {trigger.moment:%Y-%m-%d %H:%M:%S} UTC" in logged
+
+    stand_in.reset_daily_usage()  # by hand, as the test would
+    event = fire(trigger, monkeypatch, trigger.moment)
+    records = getattr(operator, deferred.value.method_name)(
+        context, event=event.payload, **deferred.value.kwargs
+    )
+
+    assert [(r["username"], r["status"]) for r in records] == [(n, "found") for n in NAMES]
+
+
+def test_a_bad_quota_deferral_setting_fails_the_deferral_naming_it(
+    stand_in: StandInServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(QUOTA_DEFERRAL_ENV, "-1")
+    stand_in.set_faults(research_daily_quota=1)
+    operator = TikTokResearchUserInfoOperator(
+        task_id="t", usernames=NAMES, max_workers=1, on_quota_exhausted="defer"
+    )
+
+    with pytest.raises(ValueError, match=r"\[tiktok\] quota_deferral_seconds"):
+        operator.execute({"ti": _TaskInstance(), "logical_date": None})
 
 
 def test_research_operator_fails_by_default_when_the_quota_is_spent(
