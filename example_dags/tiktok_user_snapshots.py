@@ -13,6 +13,8 @@
   ``airflow pools set tiktok_api 4 "TikTok API calls"``.
 * Rows go to the table ``tiktok_user_snapshots`` of the ``tiktok_warehouse`` connection:
   any common.sql database (PostgreSQL, SQLite, Snowflake, ...).
+* Each EnsembleData batch has a budget of 2 units a user (``max_units``, through
+  ``expand_kwargs``), so a batch can never spend more than its size calls for.
 * A spent Research API quota defers the research batches (``on_quota_exhausted="defer"``):
   they wait on the triggerer, holding no worker slot, until the quota resets at 00:00 UTC,
   then resume where they stopped, instead of failing.
@@ -50,6 +52,20 @@ DEFAULT_BATCH_SIZE = 200
 MAX_BATCHES = 1000
 """Below Airflow's default ``[core] max_map_length`` of 1,024."""
 USERNAMES_FILE = Path(__file__).with_name("tiktok_usernames.txt")
+
+
+def ensembledata_batch(usernames: list[str]) -> dict[str, object]:
+    """One EnsembleData batch's arguments: its usernames, and a budget of 2 units a user
+    (1 per call, and room for retries), so that a batch never spends more than its size
+    calls for, whatever ``batch_size`` a run chose.
+
+    It uses nothing outside itself: Airflow keeps the source of a function given to
+    ``.map()``.
+
+    :param usernames: the batch.
+    """
+    units_per_user = 2
+    return {"usernames": usernames, "max_units": units_per_user * len(usernames)}
 
 
 def split_into_batches(usernames: list[str], batch_size: int) -> list[list[str]]:
@@ -112,8 +128,7 @@ with DAG(
         sql_conn_id=WAREHOUSE_CONN_ID,
         pool=API_POOL,
         max_workers=4,
-        max_units=500,
-    ).expand(usernames=batches)
+    ).expand_kwargs(batches.map(ensembledata_batch))
 
     research = TikTokUserInfoToSqlOperator.partial(
         task_id="snapshot_research",

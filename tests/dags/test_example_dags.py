@@ -392,6 +392,17 @@ def test_no_example_dag_sets_a_retry_delay_of_its_own() -> None:
     assert bag.get_dag("tiktok_research_compliance").default_args["retries"] == 2
 
 
+def test_each_ensembledata_batch_gets_a_budget_of_its_own_size() -> None:
+    module = _snapshot_dag_module()
+
+    assert module.ensembledata_batch(["a", "b", "c"]) == {
+        "usernames": ["a", "b", "c"],
+        "max_units": 6,
+    }
+    task = dag_bag().get_dag("tiktok_user_snapshots").get_task("snapshot_ensembledata")
+    assert "max_units" not in task.partial_kwargs
+
+
 def test_snapshot_dag_has_one_asset_task_downstream_of_every_batch() -> None:
     from airflow_provider_tiktok.warehouse import snapshot_table_asset
 
