@@ -34,7 +34,9 @@ FINISHED_TASK_STATES = frozenset({"success", "failed", "upstream_failed", "skipp
 _PAGE = 100
 _WORKLOAD_LINE = re.compile(
     r"^(?P<timestamp>\S+) .*?Executing workload in Celery: .*?"
-    r"ti=\w+\(id=UUID\('(?P<ti>[0-9a-f-]+)'\).*?try_number=(?P<try_number>\d+)"
+    r"ti=\w+\(id=UUID\('(?P<ti>[0-9a-f-]+)'\), task_id='(?P<task_id>[^']+)', "
+    r"dag_id='[^']+', run_id='(?P<run_id>[^']+)', try_number=(?P<try_number>\d+), "
+    r"map_index=(?P<map_index>-?\d+)"
 )
 MASK_SECRET_MARKER = "MaskSecret("
 """Airflow's own DEBUG lines registering secrets with its masker: not a leak."""
@@ -58,7 +60,8 @@ def parse_time(value: str | None) -> dt.datetime | None:
 class TaskInstance:
     """One task instance of a DAG run, as the REST API shows it.
 
-    :param id: its id (a UUID).
+    :param id: its id (a UUID; on Airflow 3, each try has an id of its own).
+    :param run_id: its DAG run.
     :param task_id: the task.
     :param map_index: the mapped index, -1 when not mapped.
     :param try_number: the latest try.
@@ -70,6 +73,7 @@ class TaskInstance:
     """
 
     id: str
+    run_id: str
     task_id: str
     map_index: int
     try_number: int
@@ -87,6 +91,7 @@ class TaskInstance:
         """
         return cls(
             id=data["id"],
+            run_id=data["dag_run_id"],
             task_id=data["task_id"],
             map_index=int(data["map_index"]),
             try_number=int(data["try_number"]),
@@ -102,13 +107,19 @@ class TaskInstance:
 class Workload:
     """One task workload a Celery worker took, from the worker's own log.
 
-    :param ti: the task instance's id.
+    :param ti: the task instance's id (on Airflow 3, each try has an id of its own).
+    :param run_id: its DAG run.
+    :param task_id: its task.
+    :param map_index: its mapped index, -1 when not mapped.
     :param try_number: the try it ran.
     :param worker: ``w1`` or ``w2``.
     :param taken_at: when the worker logged taking it.
     """
 
     ti: str
+    run_id: str
+    task_id: str
+    map_index: int
     try_number: int
     worker: str
     taken_at: dt.datetime
@@ -361,7 +372,17 @@ class Deployment:
                     if match:
                         at = parse_time(match["timestamp"])
                         assert at is not None, line
-                        taken.append(Workload(match["ti"], int(match["try_number"]), name, at))
+                        taken.append(
+                            Workload(
+                                ti=match["ti"],
+                                run_id=match["run_id"],
+                                task_id=match["task_id"],
+                                map_index=int(match["map_index"]),
+                                try_number=int(match["try_number"]),
+                                worker=name,
+                                taken_at=at,
+                            )
+                        )
         return sorted(taken, key=lambda workload: workload.taken_at)
 
     def celery_workers(self) -> dict[tuple[str, int], str]:
@@ -370,11 +391,16 @@ class Deployment:
         return {(w.ti, w.try_number): w.worker for w in self.celery_workloads()}
 
     def workers_of(self, ti: TaskInstance) -> list[tuple[int, str]]:
-        """``(try number, worker)`` of every workload of ``ti``, in the order taken.
+        """``(try number, worker)`` of every workload of ``ti``'s task, run and map index,
+        every try included, in the order taken.
 
         :param ti: the task instance.
         """
-        return [(w.try_number, w.worker) for w in self.celery_workloads() if w.ti == ti.id]
+        return [
+            (w.try_number, w.worker)
+            for w in self.celery_workloads()
+            if (w.run_id, w.task_id, w.map_index) == (ti.run_id, ti.task_id, ti.map_index)
+        ]
 
     def task_instance(self, dag_id: str, run_id: str, task_id: str) -> TaskInstance:
         """The one task instance of ``task_id`` in a run (a task mapped over one batch).

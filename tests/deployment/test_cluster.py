@@ -7,7 +7,7 @@ from pathlib import Path
 
 from deploy.cluster import Cluster, worker_role
 from deploy.processes import ProcessRecord
-from tests.deployment.cluster import Deployment, max_overlap, parse_time
+from tests.deployment.cluster import Deployment, TaskInstance, max_overlap, parse_time
 
 T0 = dt.datetime(2026, 12, 1, tzinfo=dt.timezone.utc)
 
@@ -56,3 +56,31 @@ def test_celery_workers_reads_which_worker_took_each_try(tmp_path: Path) -> None
         )
     taken = Deployment(cluster).celery_workers()
     assert taken == {("01a230f8-d24c-73c4-921e-595689148865", 2): "w2"}
+
+
+def test_workers_of_follows_a_task_across_tries_whose_ids_differ(tmp_path: Path) -> None:
+    retry = (
+        WORKLOAD_LINE.replace("01a230f8-d24c-73c4-921e-595689148865", "01a230f8-ffff")
+        .replace("try_number=2", "try_number=3")
+        .replace("09:39:05", "09:40:05")
+    )
+    cluster = Cluster(tmp_path, repo=tmp_path, python=Path("python"))
+    for name, content in (("w1", WORKLOAD_LINE), ("w2", retry)):
+        log = tmp_path / f"{name}.log"
+        log.write_text(content)
+        cluster.processes[worker_role(name)] = ProcessRecord(
+            worker_role(name), 1, str(log), (), started=0, boot="test"
+        )
+    latest = TaskInstance(
+        id="01a230f8-ffff",
+        run_id="scheduled__x",
+        task_id="username_batches",
+        map_index=-1,
+        try_number=3,
+        state="success",
+        start=None,
+        end=None,
+        hostname=None,
+        pool=None,
+    )
+    assert Deployment(cluster).workers_of(latest) == [(2, "w1"), (3, "w2")]

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from deploy.settings import API_POOL
-from tests.deployment.cluster import Deployment, DeploymentError, TaskInstance
+from tests.deployment.cluster import Deployment, DeploymentError, TaskInstance, parse_time
 from tests.deployment.conftest import (
     QUOTA_DEFERRAL_SECONDS,
     SNAPSHOT_DAG,
@@ -150,12 +150,19 @@ def test_the_triggerer_fires_and_a_worker_resumes_the_same_try(
     research = deferred_run.research
     workloads = deployment.workers_of(research)
     log = deployment.task_log(SNAPSHOT_DAG, research_run_id(deferred_run), research)
-    events = [str(line.get("event", "")) for line in log]
-    fired = [e for e in events if "Trigger fired event" in e or "trigger" in e.lower()]
-    print(f"\nResearch batch: workloads (try, worker) {workloads}; trigger lines {fired[:3]}")
+    deferring = [line for line in log if "Deferring until" in str(line.get("event"))]
+    fired = [line for line in log if line.get("event") == "Trigger fired event"]
+    assert len(deferring) == 1 and len(fired) == 1, [line.get("event") for line in log]
+    deferred_at, fired_at = (parse_time(line["timestamp"]) for line in (*deferring, *fired))
+    assert deferred_at is not None and fired_at is not None
+    waited = (fired_at - deferred_at).total_seconds()
+    print(
+        f"\nResearch batch: deferred, the triggerer fired {waited:.1f} s later; workloads "
+        f"(try, worker) {workloads}"
+    )
+    assert QUOTA_DEFERRAL_SECONDS - 1 <= waited <= QUOTA_DEFERRAL_SECONDS + 30
     assert len(workloads) == 2
     assert {try_number for try_number, _ in workloads} == {research.try_number} == {1}
-    assert any("Deferring until" in e for e in events)
 
 
 def research_run_id(deferred_run: DeferredRun) -> str:
