@@ -36,7 +36,7 @@ _WORKLOAD_LINE = re.compile(
     r"^(?P<timestamp>\S+) .*?Executing workload in Celery: .*?"
     r"ti=\w+\(id=UUID\('(?P<ti>[0-9a-f-]+)'\), task_id='(?P<task_id>[^']+)', "
     r"dag_id='[^']+', run_id='(?P<run_id>[^']+)', try_number=(?P<try_number>\d+), "
-    r"map_index=(?P<map_index>-?\d+)"
+    r".*?map_index=(?P<map_index>-?\d+)"
 )
 MASK_SECRET_MARKER = "MaskSecret("
 """Airflow's own DEBUG lines registering secrets with its masker: not a leak."""
@@ -528,6 +528,26 @@ class Deployment:
         """How many requests the stand-in has received so far: the ``since`` of the next."""
         count: int = self.stand_in("GET", f"requests?since={2**62}")["next"]
         return count
+
+    def user_requests(
+        self, since: int, split_at: int, paths: Iterable[str], users: Iterable[str]
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The requests from the ``since``-th on, to ``paths``, for ``users``: those before
+        the ``split_at``-th request (a :meth:`request_count` taken when something broke),
+        and those from it on.
+
+        :param since: the :meth:`request_count` before the run.
+        :param split_at: the :meth:`request_count` at the break.
+        :param paths: the API paths (as served, see :mod:`deploy.stand_in`).
+        :param users: the usernames.
+        """
+        wanted_paths, wanted_users = set(paths), set(users)
+        before: list[dict[str, Any]] = []
+        after: list[dict[str, Any]] = []
+        for position, record in enumerate(self.stand_in_requests(since), start=since):
+            if record["path"] in wanted_paths and record["user"] in wanted_users:
+                (before if position < split_at else after).append(record)
+        return before, after
 
     def set_faults(self, **changes: Any) -> None:
         """Change the stand-in's faults (fields of ``FaultConfig``).

@@ -22,6 +22,7 @@ import json
 import os
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,6 +117,14 @@ class SnapshotRun:
     snapshot_date: dt.date
     task_instances: list[TaskInstance]
 
+    def task(self, task_id: str) -> TaskInstance:
+        """The one task instance of ``task_id`` (a task mapped over one batch, or not mapped).
+
+        :param task_id: the task.
+        """
+        [ti] = [ti for ti in self.task_instances if ti.task_id == task_id]
+        return ti
+
     @property
     def seconds(self) -> float:
         """From the run's start to its end."""
@@ -129,7 +138,7 @@ def run_snapshot(
     usernames: list[str],
     snapshot_date: dt.date,
     *,
-    timeout: float,
+    timeout: float = 420.0,
     batch_size: int | None = None,
     while_running: Callable[[str], None] | None = None,
 ) -> SnapshotRun:
@@ -139,7 +148,8 @@ def run_snapshot(
     :param deployment: the deployment.
     :param usernames: the usernames.
     :param snapshot_date: the run's logical date, so its snapshot date.
-    :param timeout: seconds the run may take.
+    :param timeout: seconds the run may take (a run of a few thousand users, with a retry or
+        a deferral, takes about a minute).
     :param batch_size: the run's ``batch_size`` param; the DAG's default when ``None``.
     :param while_running: called with the run id once the run is triggered, to break
         something while it runs.
@@ -174,3 +184,21 @@ def snapshot_at_scale(deployment: Deployment) -> SnapshotRun:
     50 ms a call, into the PostgreSQL warehouse."""
     usernames = [f"scale_user_{number:05d}" for number in range(SCALE_USERS)]
     return run_snapshot(deployment, usernames, SCALE_SNAPSHOT_DATE, timeout=SCALE_RUN_TIMEOUT)
+
+
+SOURCES = ("ensembledata", "tiktok_research")
+
+
+def assert_one_row_per_user(deployment: Deployment, run: SnapshotRun) -> None:
+    """Check that the table holds exactly one row per username of ``run``, source and its
+    snapshot date; print what was lost and duplicated.
+
+    :param deployment: the deployment.
+    :param run: the finished run.
+    """
+    for source in SOURCES:
+        keys = Counter(deployment.snapshot_keys(source, run.snapshot_date))
+        lost = set(run.usernames) - set(keys)
+        duplicated = sum(count - 1 for count in keys.values())
+        print(f"\n{source}: {sum(keys.values())} rows, {len(lost)} lost, {duplicated} duplicated")
+        assert keys == Counter(run.usernames)

@@ -1,7 +1,7 @@
 """Assets: one asset event for the snapshot table per snapshot run, after every batch.
 
 The mapped snapshot tasks declare no outlet; the example DAG's last task, downstream of every
-batch, carries the table's asset. So the scale run (hundreds of mapped batches on two
+batch, carries the table's asset. So the scale run (a hundred mapped batches on two
 workers) emits exactly one event, timed after the last batch ended, and the follower-growth
 DAG, scheduled on the asset, runs once for it.
 """

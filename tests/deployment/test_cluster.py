@@ -42,7 +42,8 @@ WORKLOAD_LINE = (
     "workload in Celery: dag_rel_path=PurePosixPath('tiktok_user_snapshots.py') "
     "ti=TaskInstanceDTO(id=UUID('01a230f8-d24c-73c4-921e-595689148865'), "
     "task_id='username_batches', dag_id='tiktok_user_snapshots', run_id='scheduled__x', "
-    "try_number=2, map_index=-1, hostname='') type='ExecuteTask'\n"
+    "try_number=2, dag_version_id=UUID('01a231a2-e41d-700f-a6db-92667e97cd75'), "
+    "map_index=-1, hostname='') type='ExecuteTask'\n"
 )
 
 

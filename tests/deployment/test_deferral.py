@@ -27,6 +27,7 @@ from tests.deployment.conftest import (
     QUOTA_DEFERRAL_SECONDS,
     SNAPSHOT_DAG,
     SnapshotRun,
+    assert_one_row_per_user,
     run_snapshot,
 )
 
@@ -35,7 +36,6 @@ QUOTA = 200
 SNAPSHOT_DATE = dt.date(2026, 11, 18)
 RESEARCH_TASK = "snapshot_research"
 RESEARCH_PATH = "/v2/research/user/info/"
-RUN_TIMEOUT = 420.0
 
 
 @dataclass
@@ -56,12 +56,6 @@ class DeferredRun:
     active_while_deferred: dict[str, int]
     before: list[dict[str, Any]]
     after: list[dict[str, Any]]
-
-    @property
-    def research(self) -> TaskInstance:
-        """The Research task instance, finished."""
-        [ti] = [ti for ti in self.run.task_instances if ti.task_id == RESEARCH_TASK]
-        return ti
 
 
 @pytest.fixture(scope="module")
@@ -92,22 +86,13 @@ def deferred_run(deployment: Deployment) -> DeferredRun:
 
     try:
         run = run_snapshot(
-            deployment,
-            usernames,
-            SNAPSHOT_DATE,
-            timeout=RUN_TIMEOUT,
-            batch_size=USERS,
-            while_running=while_running,
+            deployment, usernames, SNAPSHOT_DATE, batch_size=USERS, while_running=while_running
         )
     finally:
         deployment.set_faults(research_daily_quota=None)
-    wanted = set(usernames)
-    split = seen["reset_at"] - first_request
-    before: list[dict[str, Any]] = []
-    after: list[dict[str, Any]] = []
-    for position, record in enumerate(deployment.stand_in_requests(first_request)):
-        if record["path"] == RESEARCH_PATH and record["user"] in wanted:
-            (before if position < split else after).append(record)
+    before, after = deployment.user_requests(
+        first_request, seen["reset_at"], [RESEARCH_PATH], usernames
+    )
     return DeferredRun(
         run=run,
         deferred=seen["deferred"],
@@ -125,7 +110,7 @@ def test_the_run_succeeds_with_every_user_once(deferred_run: DeferredRun) -> Non
         f"(the trigger fires {QUOTA_DEFERRAL_SECONDS} s after the deferral)"
     )
     assert run.run["state"] == "success"
-    assert deferred_run.research.state == "success"
+    assert deferred_run.run.task(RESEARCH_TASK).state == "success"
 
 
 def test_the_waiting_task_holds_no_pool_slot_and_no_worker_slot(
@@ -147,7 +132,7 @@ def test_the_waiting_task_holds_no_pool_slot_and_no_worker_slot(
 def test_the_triggerer_fires_and_a_worker_resumes_the_same_try(
     deployment: Deployment, deferred_run: DeferredRun
 ) -> None:
-    research = deferred_run.research
+    research = deferred_run.run.task(RESEARCH_TASK)
     workloads = deployment.workers_of(research)
     log = deployment.task_log(SNAPSHOT_DAG, research_run_id(deferred_run), research)
     deferring = [line for line in log if "Deferring until" in str(line.get("event"))]
@@ -186,7 +171,7 @@ def test_the_resumed_task_fetches_only_the_users_left(
     assert set(found_after) | found_before == set(deferred_run.run.usernames)
     assert set(found_after.values()) == {1}
     assert all(r["status"] == 200 for r in after)
-    research = deferred_run.research
+    research = deferred_run.run.task(RESEARCH_TASK)
     log = deployment.task_log(SNAPSHOT_DAG, research_run_id(deferred_run), research)
     resumed = re.compile(r"after the quota reset: (\d+) lookups left")
     left = [int(m[1]) for line in log if (m := resumed.search(str(line.get("event"))))]
@@ -196,7 +181,4 @@ def test_the_resumed_task_fetches_only_the_users_left(
 def test_the_table_holds_one_row_per_user(
     deployment: Deployment, deferred_run: DeferredRun
 ) -> None:
-    for source in ("ensembledata", "tiktok_research"):
-        keys = Counter(deployment.snapshot_keys(source, SNAPSHOT_DATE))
-        print(f"\n{source}: {sum(keys.values())} rows for {USERS} users")
-        assert keys == Counter(deferred_run.run.usernames)
+    assert_one_row_per_user(deployment, deferred_run.run)

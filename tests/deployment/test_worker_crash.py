@@ -23,6 +23,7 @@ from tests.deployment.conftest import (
     HEARTBEAT_TIMEOUT_SECONDS,
     SNAPSHOT_DAG,
     SnapshotRun,
+    assert_one_row_per_user,
     run_snapshot,
 )
 
@@ -30,7 +31,6 @@ USERS = 1500
 SNAPSHOT_DATE = dt.date(2026, 11, 16)
 BATCH_TASK = "snapshot_ensembledata"
 ENSEMBLEDATA_PATHS = ("/apis/tt/user/info", "/tt/user/info")
-RUN_TIMEOUT = 420.0
 CHUNK_TIMEOUT = 120.0
 
 
@@ -53,12 +53,6 @@ class CrashedRun:
     before: list[dict[str, Any]]
     after: list[dict[str, Any]]
 
-    @property
-    def batch(self) -> TaskInstance:
-        """The EnsembleData batch's task instance, finished."""
-        [ti] = [ti for ti in self.run.task_instances if ti.task_id == BATCH_TASK]
-        return ti
-
 
 @pytest.fixture(scope="module")
 def crashed_run(deployment: Deployment) -> CrashedRun:
@@ -78,30 +72,21 @@ def crashed_run(deployment: Deployment) -> CrashedRun:
 
     try:
         run = run_snapshot(
-            deployment,
-            usernames,
-            SNAPSHOT_DATE,
-            timeout=RUN_TIMEOUT,
-            batch_size=USERS,
-            while_running=while_running,
+            deployment, usernames, SNAPSHOT_DATE, batch_size=USERS, while_running=while_running
         )
     finally:
         if "killed" in seen:
             deployment.start_worker(seen["killed"])
-    wanted = set(usernames)
-    split = seen["killed_at"] - first_request
-    before: list[dict[str, Any]] = []
-    after: list[dict[str, Any]] = []
-    for position, record in enumerate(deployment.stand_in_requests(first_request)):
-        if record["path"] in ENSEMBLEDATA_PATHS and record["user"] in wanted:
-            (before if position < split else after).append(record)
+    before, after = deployment.user_requests(
+        first_request, seen["killed_at"], ENSEMBLEDATA_PATHS, usernames
+    )
     return CrashedRun(run, seen["killed"], seen["ti"], seen["stored"], before, after)
 
 
 def test_the_run_succeeds_after_a_retry_on_the_other_worker(
     deployment: Deployment, crashed_run: CrashedRun
 ) -> None:
-    batch = crashed_run.batch
+    batch = crashed_run.run.task(BATCH_TASK)
     workloads = deployment.workers_of(batch)
     print(
         f"\nWorker crash: {crashed_run.killed} killed with SIGKILL mid-batch "
@@ -118,12 +103,7 @@ def test_the_run_succeeds_after_a_retry_on_the_other_worker(
 
 
 def test_the_table_ends_complete(deployment: Deployment, crashed_run: CrashedRun) -> None:
-    for source in ("ensembledata", "tiktok_research"):
-        keys = Counter(deployment.snapshot_keys(source, SNAPSHOT_DATE))
-        lost = set(crashed_run.run.usernames) - set(keys)
-        duplicated = sum(count - 1 for count in keys.values())
-        print(f"\n{source}: {sum(keys.values())} rows, {len(lost)} lost, {duplicated} duplicated")
-        assert keys == Counter(crashed_run.run.usernames)
+    assert_one_row_per_user(deployment, crashed_run.run)
 
 
 def test_no_user_is_fetched_again_after_it_was_stored(crashed_run: CrashedRun) -> None:
