@@ -487,8 +487,6 @@ def test_a_lost_warehouse_connection_fails_the_batch_and_keeps_what_was_fetched(
     context: dict[str, Any],
     task_log: TaskLog,
 ) -> None:
-    import psycopg
-
     airflow_conn("warehouse", **json.loads(postgres_server.airflow_connection()))
     warehouse = Warehouse("warehouse", "postgres")
     names = [f"user{i}" for i in range(6)]
@@ -500,14 +498,17 @@ def test_a_lost_warehouse_connection_fails_the_batch_and_keeps_what_was_fetched(
     ensembledata.before_answer = cut_the_connection_at_user3
     operator = snapshot(usernames=names, chunk_size=2, max_workers=1)
     try:
-        with pytest.raises(psycopg.OperationalError, match="terminating connection") as raised:
+        # psycopg (Airflow 3's PostgreSQL provider) and psycopg2 (Airflow 2.10's) word it apart.
+        with pytest.raises(Exception, match=r"terminat|closed the connection") as raised:
             operator.execute(context)
 
         safe = "4 rows are safe in tiktok_user_snapshots for snapshot 2026-11-01"
         assert [r["lookup_key"] for r in warehouse.rows()] == names[:4]
         assert raised.value.__notes__ == [safe]
         [stopped] = [line for line in task_log.lines() if "The batch stopped" in line]
-        assert f"The batch stopped on AdminShutdown: {safe}" in stopped
+        error = raised.value
+        assert "OperationalError" in {kind.__name__ for kind in type(error).__mro__}
+        assert f"The batch stopped on {type(error).__name__}: {safe}" in stopped
         ensembledata.requested.clear()
 
         summary = snapshot(usernames=names, chunk_size=2, max_workers=1).execute(context)
