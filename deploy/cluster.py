@@ -640,10 +640,10 @@ class Cluster:
         """Stop every recorded process by its process group and check that nothing is left.
 
         The Airflow processes, the workers, the stand-in and Redis get ``SIGTERM`` together,
-        then ``SIGKILL`` after ``timeout`` seconds; PostgreSQL stops last (``pg_ctl stop -m
-        fast``, then its group as the others). The report lists the deployment's listening
-        sockets and processes before, and what is left after: a clean stop leaves nothing.
-        Both PostgreSQL servers (:data:`DATABASE_ROLES`) stop this way, last.
+        then ``SIGKILL`` after ``timeout`` seconds; the PostgreSQL servers
+        (:data:`DATABASE_ROLES`) stop last (``pg_ctl stop -m fast``, then their groups as the
+        others). The report lists the deployment's listening sockets and processes before, and
+        what is left after: a clean stop leaves nothing.
 
         :param timeout: seconds each group is given to exit after ``SIGTERM``.
         """

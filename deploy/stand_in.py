@@ -35,7 +35,12 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from airflow_provider_tiktok.testing import FaultConfig, RequestRecord, StandInServer
-from airflow_provider_tiktok.testing.__main__ import build_parser, write_ready_file
+from airflow_provider_tiktok.testing.__main__ import (
+    build_parser,
+    fault_config_from_args,
+    stand_in_from_args,
+    write_ready_file,
+)
 from deploy.settings import CREDENTIAL_VARIABLES
 
 HOST = "127.0.0.1"
@@ -79,16 +84,6 @@ def public_record(record: RequestRecord) -> dict[str, Any]:
         "timestamp": record.timestamp,
         "connection_id": record.connection_id,
     }
-
-
-def fault_config_from_args(args: Any) -> FaultConfig:
-    """The :class:`FaultConfig` of parsed stand-in options (its fields are the options).
-
-    :param args: the parsed command line.
-    """
-    return FaultConfig(
-        **{field.name: getattr(args, field.name) for field in dataclasses.fields(FaultConfig)}
-    )
 
 
 def _faults_json(config: FaultConfig) -> dict[str, Any]:
@@ -208,14 +203,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    stand_in = StandInServer(
-        port=args.port,
-        faults=faults,
-        ensembledata_token=args.ensembledata_token,
-        client_key=args.client_key,
-        client_secret=args.client_secret,
-        access_log=args.access_log,
-    ).start()
+    stand_in = stand_in_from_args(args, faults).start()
     control = ControlServer(args.control_port, stand_in)
     serving = threading.Thread(target=control.serve_forever, name="control", daemon=True)
     serving.start()

@@ -28,6 +28,22 @@ def migrate_metadata_db() -> None:
     )
 
 
+def example_dag_module(dag_file: str, folder: Path = EXAMPLE_DAGS) -> Any:
+    """Import the DAG file ``dag_file`` of ``folder`` as a module of its own, apart from any
+    DagBag: its helpers, its constants and its ``dag``.
+
+    :param dag_file: the file's name without ``.py`` (``tiktok_user_snapshots``).
+    :param folder: the DAGs folder.
+    """
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"{dag_file}_module", folder / f"{dag_file}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def dag_bag(folder: Path = EXAMPLE_DAGS) -> Any:
     """Parse every DAG file in ``folder``, as the DAG processor would."""
     if AIRFLOW_3:

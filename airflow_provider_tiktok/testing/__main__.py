@@ -16,6 +16,7 @@ background and wait for the file::
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shlex
@@ -25,6 +26,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from airflow_provider_tiktok.testing.faults import RANDOM_FAULT_KINDS, SCOPES, FaultConfig
 from airflow_provider_tiktok.testing.stand_in.ensembledata import DEFAULT_ENSEMBLEDATA_TOKEN
@@ -115,25 +117,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _fault_config(args: argparse.Namespace) -> FaultConfig:
+def fault_config_from_args(args: argparse.Namespace) -> FaultConfig:
+    """The :class:`FaultConfig` of parsed stand-in options (its fields are the options).
+
+    :param args: the command line, parsed by :func:`build_parser`'s parser.
+    """
     return FaultConfig(
-        scope=args.scope,
-        latency=args.latency,
-        rate_limit_next=args.rate_limit_next,
-        retry_after=args.retry_after,
-        server_errors_next=args.server_errors_next,
-        server_error_status=args.server_error_status,
-        html_errors=args.html_errors,
-        drop_next=args.drop_next,
-        slow_next=args.slow_next,
-        slow_seconds=args.slow_seconds,
-        fault_rate=args.fault_rate,
-        seed=args.seed,
-        random_fault_kinds=args.random_fault_kinds,
-        units_limit=args.units_limit,
-        research_daily_quota=args.research_daily_quota,
-        token_lifetime=args.token_lifetime,
-        token_max_uses=args.token_max_uses,
+        **{field.name: getattr(args, field.name) for field in dataclasses.fields(FaultConfig)}
+    )
+
+
+def stand_in_from_args(
+    args: argparse.Namespace, faults: FaultConfig, **options: Any
+) -> StandInServer:
+    """The (not yet started) stand-in that parsed options describe: its port, faults,
+    credentials and access log.
+
+    :param args: the command line, parsed by :func:`build_parser`'s parser.
+    :param faults: its faults, from :func:`fault_config_from_args`.
+    :param options: more :class:`StandInServer` arguments (``max_log_records``).
+    """
+    return StandInServer(
+        port=args.port,
+        faults=faults,
+        ensembledata_token=args.ensembledata_token,
+        client_key=args.client_key,
+        client_secret=args.client_secret,
+        access_log=args.access_log,
+        **options,
     )
 
 
@@ -156,7 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        faults = _fault_config(args)
+        faults = fault_config_from_args(args)
     except ValueError as error:
         parser.error(str(error))
     if args.ready_file is not None:
@@ -170,15 +181,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
 
-    server = StandInServer(
-        port=args.port,
-        faults=faults,
-        ensembledata_token=args.ensembledata_token,
-        client_key=args.client_key,
-        client_secret=args.client_secret,
-        access_log=args.access_log,
-        max_log_records=_CLI_MAX_LOG_RECORDS,
-    )
+    server = stand_in_from_args(args, faults, max_log_records=_CLI_MAX_LOG_RECORDS)
     try:
         server.start()
     except OSError as error:

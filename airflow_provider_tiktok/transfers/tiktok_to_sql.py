@@ -200,6 +200,13 @@ class _ChunkWriter:
         """Rows fetched and not yet written."""
         return len(self._buffer)
 
+    def rows_safe(self) -> str:
+        """``N rows are safe in TABLE for snapshot DATE``: what a stopped batch kept."""
+        return (
+            f"{self.written} rows are safe in {self.table.qualified_name} for snapshot "
+            f"{self.progress.snapshot_date}"
+        )
+
     def flush(self) -> None:
         """Write what is buffered, in one transaction."""
         written = self.table.upsert(self._buffer, self.progress.date)
@@ -484,16 +491,10 @@ class TikTokUserInfoToSqlOperator(TikTokFetchOperator):
             )
         else:
             lost = ""
-        safe = (
-            f"{writer.written} rows are safe in {writer.table.qualified_name} for snapshot "
-            f"{writer.progress.snapshot_date}{lost}"
-        )
+        safe = writer.rows_safe() + lost
         self.log.error("The batch stopped on %s: %s", type(error).__name__, safe)
         error.add_note(safe)
 
     @staticmethod
     def _with_safe_rows(error: TikTokApiError, writer: _ChunkWriter) -> TikTokApiError:
-        return error.with_message(
-            f"{error.message}. {writer.written} rows are safe in {writer.table.qualified_name} "
-            f"for snapshot {writer.progress.snapshot_date}"
-        )
+        return error.with_message(f"{error.message}. {writer.rows_safe()}")

@@ -25,6 +25,7 @@ from tests.dag_runs import (
     AIRFLOW_3,
     EXAMPLE_DAGS,
     dag_bag,
+    example_dag_module,
     migrate_metadata_db,
     profile_link,
     run_dag,
@@ -269,18 +270,6 @@ def test_compliance_dag_deletes_a_user_turned_private_and_certifies_it(
     assert report["by_reason"] == {"unavailable": 1}
 
 
-def _snapshot_dag_module() -> Any:
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(
-        "tiktok_user_snapshots_module", EXAMPLE_DAGS / "tiktok_user_snapshots.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.parametrize(
     ("users", "batch_size", "batches", "largest"),
     [
@@ -295,7 +284,7 @@ def _snapshot_dag_module() -> Any:
 def test_snapshot_dag_batches_fit_the_default_max_map_length(
     users: int, batch_size: int, batches: int, largest: int
 ) -> None:
-    module = _snapshot_dag_module()
+    module = example_dag_module("tiktok_user_snapshots")
     usernames = [f"user{i}" for i in range(users)]
 
     split = module.split_into_batches(usernames, batch_size)
@@ -307,7 +296,7 @@ def test_snapshot_dag_batches_fit_the_default_max_map_length(
 
 def test_snapshot_dag_has_a_batch_size_param_of_200_at_least_1() -> None:
     dag = dag_bag().get_dag("tiktok_user_snapshots")
-    module = _snapshot_dag_module()
+    module = example_dag_module("tiktok_user_snapshots")
 
     assert module.DEFAULT_BATCH_SIZE == 200
     assert dag.params["batch_size"] == module.DEFAULT_BATCH_SIZE
@@ -393,7 +382,7 @@ def test_no_example_dag_sets_a_retry_delay_of_its_own() -> None:
 
 
 def test_each_ensembledata_batch_gets_a_budget_of_its_own_size() -> None:
-    module = _snapshot_dag_module()
+    module = example_dag_module("tiktok_user_snapshots")
 
     assert module.ensembledata_batch(["a", "b", "c"]) == {
         "usernames": ["a", "b", "c"],

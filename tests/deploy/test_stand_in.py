@@ -10,8 +10,8 @@ import pytest
 import requests
 
 from airflow_provider_tiktok.testing import StandInServer
-from airflow_provider_tiktok.testing.__main__ import build_parser
-from deploy.stand_in import ControlServer, fault_config_from_args
+from airflow_provider_tiktok.testing.__main__ import build_parser, fault_config_from_args
+from deploy.stand_in import ControlServer
 
 TOKEN = "ed-token-for-this-test"
 SECRET = "client-secret-for-this-test"

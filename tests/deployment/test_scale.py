@@ -9,14 +9,14 @@ the whole run.
 
 from __future__ import annotations
 
-import importlib.util
 from collections import Counter
 from functools import cache
 from typing import Any
 
 from deploy.settings import API_POOL
+from tests.dag_runs import example_dag_module
 from tests.deployment.cluster import Deployment, TaskInstance, max_overlap
-from tests.deployment.conftest import REPO, SNAPSHOT_DAG, SnapshotRun
+from tests.deployment.conftest import SNAPSHOT_DAG, SnapshotRun
 
 SOURCES = {"snapshot_ensembledata": "ensembledata", "snapshot_research": "tiktok_research"}
 
@@ -24,12 +24,7 @@ SOURCES = {"snapshot_ensembledata": "ensembledata", "snapshot_research": "tiktok
 @cache
 def max_workers(task_id: str) -> int:
     """The ``max_workers`` the example DAG gives ``task_id``, read from the DAG itself."""
-    path = REPO / "example_dags" / f"{SNAPSHOT_DAG}.py"
-    spec = importlib.util.spec_from_file_location("deployment_snapshot_dag", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    task: Any = module.dag.task_dict[task_id]
+    task: Any = example_dag_module(SNAPSHOT_DAG).dag.task_dict[task_id]
     value = getattr(task, "partial_kwargs", {}).get("max_workers") or task.max_workers
     return int(value)
 

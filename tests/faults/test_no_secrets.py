@@ -36,7 +36,13 @@ import pytest
 from airflow_provider_tiktok.exceptions import TikTokApiError
 from airflow_provider_tiktok.testing import ENSEMBLEDATA, RESEARCH, TOKEN, StandInServer
 from airflow_provider_tiktok.warehouse import COLUMNS
-from tests.dag_runs import AIRFLOW_3, EXAMPLE_DAGS, migrate_metadata_db, run_dag
+from tests.dag_runs import (
+    AIRFLOW_3,
+    EXAMPLE_DAGS,
+    example_dag_module,
+    migrate_metadata_db,
+    run_dag,
+)
 from tests.faults.conftest import (
     CLIENT_SECRET,
     ED_TOKEN,
@@ -59,9 +65,12 @@ SNAPSHOT_USERNAMES = [
     for line in (EXAMPLE_DAGS / "tiktok_usernames.txt").read_text().splitlines()
     if line.strip() and not line.startswith("#")
 ]
-SNAPSHOT_BATCHES = -(-len(SNAPSHOT_USERNAMES) // 200)
-"""The snapshot DAG maps one task per batch of ``DEFAULT_BATCH_SIZE`` (200) users; each
-Research task gets its own token."""
+_SNAPSHOT_DAG = example_dag_module("tiktok_user_snapshots")
+SNAPSHOT_BATCHES = len(
+    _SNAPSHOT_DAG.split_into_batches(SNAPSHOT_USERNAMES, _SNAPSHOT_DAG.DEFAULT_BATCH_SIZE)
+)
+"""The snapshot DAG maps one task per batch of its default size; each Research task gets its
+own token."""
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from airflow_provider_tiktok.testing import DEFAULT_ENSEMBLEDATA_TOKEN, FaultConfig
-from airflow_provider_tiktok.testing.__main__ import _fault_config, build_parser, main
+from airflow_provider_tiktok.testing.__main__ import build_parser, fault_config_from_args, main
 
 
 def wait_for(path: Path, process: subprocess.Popen[str], timeout: float = 15.0) -> dict[str, Any]:
@@ -154,7 +154,7 @@ def test_the_command_line_refuses_nonsense_faults(capsys: pytest.CaptureFixture[
 def test_every_fault_has_a_flag() -> None:
     destinations = {action.dest for action in build_parser()._actions}
     # Each option reaches the stand-in's faults: --latency, for one, whose effect is a wait.
-    assert _fault_config(build_parser().parse_args(["--latency", "0.05"])).latency == 0.05
+    assert fault_config_from_args(build_parser().parse_args(["--latency", "0.05"])).latency == 0.05
     assert {field.name for field in fields(FaultConfig)} <= destinations
 
 
